@@ -1,0 +1,2 @@
+//! stateless-operator: turns one `StatelessService` into the cluster objects that make a
+//! disposable workload (Deployment, ConfigMap, Secret, PersistentVolumeClaim, PodDisruptionBudget).
