@@ -1,0 +1,474 @@
+//! The `StatelessService` custom resource (`stateless.dev/v1alpha1`): types only.
+//!
+//! This module declares the API a platform team writes: the spec, the status the controller
+//! reports, the printer columns and the admission-time CEL rules that the API server enforces.
+//! It must not contain behaviour: turning a spec into objects lives in `build`, checking it in
+//! `validate` (which mirrors every CEL rule declared here, and adds what CEL cannot express).
+//!
+//! Every CEL rule is written so that its estimated cost stays far below the API server's budget:
+//! strings it inspects carry a `maxLength`, lists a `maxItems`.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Probe, ResourceRequirements};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::CustomResource;
+use kube::KubeSchema;
+use kube::core::Rule;
+use serde::{Deserialize, Serialize};
+
+/// API group of the custom resource.
+pub const GROUP: &str = "stateless.dev";
+/// API version of the custom resource.
+pub const VERSION: &str = "v1alpha1";
+/// `apiVersion` string as written in manifests.
+pub const API_VERSION: &str = "stateless.dev/v1alpha1";
+/// Kind of the custom resource.
+pub const KIND: &str = "StatelessService";
+
+/// Longest path accepted for a mount path (Linux `PATH_MAX`); bounds CEL cost too.
+pub const MAX_PATH_LENGTH: usize = 4096;
+/// Most keys `secret.generate` may list; bounds CEL cost and the Secret's size.
+pub const MAX_GENERATED_KEYS: usize = 64;
+/// Shortest generated secret value: shorter random strings are too easy to guess.
+pub const MIN_SECRET_LENGTH: i32 = 16;
+/// Longest generated secret value.
+pub const MAX_SECRET_LENGTH: i32 = 4096;
+
+/// A StatelessService: one disposable workload whose durable state lives outside its pods.
+///
+/// The operator turns it into a Deployment `<name>`, a ConfigMap `<name>-config`, a Secret
+/// `<name>-secret`, an optional PersistentVolumeClaim `<name>-data` and, with two or more
+/// replicas, a PodDisruptionBudget `<name>`.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "stateless.dev",
+    version = "v1alpha1",
+    kind = "StatelessService",
+    plural = "statelessservices",
+    shortname = "ssvc",
+    namespaced,
+    status = "StatelessServiceStatus",
+    printcolumn = r#"{"name":"Ready","type":"string","description":"Whether the service is available with its current spec","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Replicas","type":"string","description":"Ready replicas / desired replicas","jsonPath":".status.replicaSummary"}"#,
+    printcolumn = r#"{"name":"Storage","type":"string","description":"Phase of the data volume claim","jsonPath":".status.storage.phase"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    validation = Rule::new("self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 63")
+        .message("metadata.name must be a DNS label of at most 63 characters (lowercase letters, digits and '-'): it is the value of the stateless.dev/service label on every child")
+        .reason(kube::core::Reason::FieldValueInvalid),
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.storage) || (has(self.replicas) ? self.replicas : 2) <= 1 || (has(self.storage.accessMode) && self.storage.accessMode == 'ReadWriteMany')")
+        .message("replicas > 1 with storage requires storage.accessMode ReadWriteMany: several disposable pods cannot share a single-writer volume")
+        .field_path(".storage.accessMode")
+        .reason(kube::core::Reason::FieldValueForbidden),
+    validation = Rule::new("!has(oldSelf.storage) || has(self.storage)")
+        .message("storage cannot be removed once set: the claim holds the service's data (delete the StatelessService instead; reclaimPolicy decides what happens to the data)")
+        .field_path(".storage")
+        .reason(kube::core::Reason::FieldValueForbidden),
+    validation = Rule::new("!(has(self.config) && has(self.config.mountPath) && has(self.secret) && has(self.secret.mountPath)) || !(self.config.mountPath == self.secret.mountPath || self.config.mountPath.startsWith(self.secret.mountPath + '/') || self.secret.mountPath.startsWith(self.config.mountPath + '/'))")
+        .message("config.mountPath and secret.mountPath overlap: each mount needs its own directory")
+        .field_path(".secret.mountPath")
+        .reason(kube::core::Reason::FieldValueInvalid),
+    validation = Rule::new("!(has(self.config) && has(self.config.mountPath) && has(self.storage)) || !(self.config.mountPath == self.storage.mountPath || self.config.mountPath.startsWith(self.storage.mountPath + '/') || self.storage.mountPath.startsWith(self.config.mountPath + '/'))")
+        .message("config.mountPath and storage.mountPath overlap: each mount needs its own directory")
+        .field_path(".storage.mountPath")
+        .reason(kube::core::Reason::FieldValueInvalid),
+    validation = Rule::new("!(has(self.secret) && has(self.secret.mountPath) && has(self.storage)) || !(self.secret.mountPath == self.storage.mountPath || self.secret.mountPath.startsWith(self.storage.mountPath + '/') || self.storage.mountPath.startsWith(self.secret.mountPath + '/'))")
+        .message("secret.mountPath and storage.mountPath overlap: each mount needs its own directory")
+        .field_path(".storage.mountPath")
+        .reason(kube::core::Reason::FieldValueInvalid),
+)]
+pub struct StatelessServiceSpec {
+    /// Container image to run, e.g. `ghcr.io/acme/web:1.4.2`. Required.
+    #[schemars(length(min = 1, max = 4096))]
+    #[x_kube(validation = Rule::new("!self.contains(' ')").message("image must not contain spaces"))]
+    pub image: String,
+
+    /// Number of pods. 0 stops the service and keeps its data. Default 2.
+    #[serde(default = "default_replicas")]
+    #[schemars(range(min = 0))]
+    pub replicas: i32,
+
+    /// Entrypoint override (the image's ENTRYPOINT is used when empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+
+    /// Arguments to the entrypoint (the image's CMD is used when empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
+
+    /// Environment variables of the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]
+    pub env: Option<Vec<EnvVar>>,
+
+    /// Ports the container listens on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]
+    pub ports: Option<Vec<ContainerPort>>,
+
+    /// CPU and memory requests and limits of the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+
+    /// Probe that gates traffic and rollouts: a pod counts as ready only when it passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness_probe: Option<Probe>,
+
+    /// Probe that restarts a stuck container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_probe: Option<Probe>,
+
+    /// Configuration stored in the ConfigMap `<name>-config`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<ConfigSpec>,
+
+    /// Secret values stored in the Secret `<name>-secret`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<SecretSpec>,
+
+    /// Durable data volume: the PersistentVolumeClaim `<name>-data`, the only writable place
+    /// that outlives a pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageSpec>,
+
+    /// Scratch space: an emptyDir at `/tmp`, lost with the pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scratch: Option<ScratchSpec>,
+
+    /// User and group ids the pod runs as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_security: Option<PodSecurity>,
+
+    /// When true the operator makes no changes to the children (condition Reconciling=False,
+    /// reason Paused) until it is set back to false.
+    #[serde(default)]
+    pub paused: bool,
+}
+
+fn default_replicas() -> i32 {
+    2
+}
+
+/// One environment variable.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvVar {
+    /// Variable name.
+    #[schemars(length(min = 1, max = 4096))]
+    #[x_kube(validation = Rule::new("!self.contains('=')").message("environment variable names must not contain '='"))]
+    pub name: String,
+    /// Variable value (empty when omitted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// One port the container listens on.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerPort {
+    /// Port name (IANA service name: at most 15 lowercase letters, digits and '-'); the key of
+    /// the list.
+    #[schemars(length(min = 1, max = 15))]
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && self.matches('[a-z]') && !self.contains('--')").message("port name must be an IANA service name: lowercase letters, digits and single '-', at least one letter"))]
+    pub name: String,
+    /// Port number, 1 to 65535.
+    #[schemars(range(min = 1, max = 65535))]
+    pub container_port: i32,
+    /// Protocol: TCP (default), UDP or SCTP.
+    #[serde(default)]
+    pub protocol: Protocol,
+}
+
+/// Network protocol of a port.
+#[derive(
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+)]
+pub enum Protocol {
+    /// TCP.
+    #[default]
+    #[serde(rename = "TCP")]
+    Tcp,
+    /// UDP.
+    #[serde(rename = "UDP")]
+    Udp,
+    /// SCTP.
+    #[serde(rename = "SCTP")]
+    Sctp,
+}
+
+impl Protocol {
+    /// The protocol as Kubernetes spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
+        }
+    }
+}
+
+/// Configuration kept in the ConfigMap `<name>-config`.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigSpec {
+    /// Key/value pairs of the ConfigMap. Keys other tools add to the ConfigMap are kept.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<String, String>,
+    /// Directory where every key is mounted read-only as a file. Not mounted when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
+    #[x_kube(validation = mount_path_rule())]
+    pub mount_path: Option<String>,
+    /// Also expose every key as an environment variable (`envFrom`).
+    #[serde(default)]
+    pub env: bool,
+}
+
+/// Secret values kept in the Secret `<name>-secret`.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretSpec {
+    /// Keys whose random values the operator generates once and then keeps for ever.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["key".into()]))]
+    pub generate: Vec<GeneratedKey>,
+    /// Directory where every key is mounted read-only as a file. Not mounted when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
+    #[x_kube(validation = mount_path_rule())]
+    pub mount_path: Option<String>,
+    /// Also expose every key as an environment variable (`envFrom`).
+    #[serde(default)]
+    pub env: bool,
+}
+
+/// A Secret key with a generated random value.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneratedKey {
+    /// Secret key: letters, digits, '-', '_' and '.'; the key of the list.
+    #[schemars(length(min = 1, max = 253))]
+    #[x_kube(validation = Rule::new("self.matches('^[-._a-zA-Z0-9]+$') && self != '.' && self != '..'").message("secret key must consist of letters, digits, '-', '_' or '.' and must not be '.' or '..'"))]
+    pub key: String,
+    /// Length of the generated value in characters, 16 to 4096.
+    #[schemars(range(min = 16, max = 4096))]
+    pub length: i32,
+}
+
+/// The durable data volume.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)")
+        .message("storage.storageClassName is immutable: a claim cannot move to another storage class")
+        .field_path(".storageClassName")
+        .reason(kube::core::Reason::FieldValueForbidden),
+    validation = Rule::new("(has(self.accessMode) ? self.accessMode : 'ReadWriteOnce') == (has(oldSelf.accessMode) ? oldSelf.accessMode : 'ReadWriteOnce')")
+        .message("storage.accessMode is immutable: a claim's access mode cannot change")
+        .field_path(".accessMode")
+        .reason(kube::core::Reason::FieldValueForbidden),
+)]
+pub struct StorageSpec {
+    /// Requested capacity, e.g. `10Gi`. Can only grow (when the storage class allows expansion).
+    #[x_kube(
+        validation = Rule::new("isQuantity(string(self)) && quantity(string(self)).isGreaterThan(quantity('0'))").message("storage.size must be a positive quantity such as 10Gi"),
+        validation = Rule::new("!isQuantity(string(self)) || !isQuantity(string(oldSelf)) || quantity(string(self)).compareTo(quantity(string(oldSelf))) >= 0").message("storage.size can only grow: a claim cannot shrink"),
+    )]
+    pub size: Quantity,
+    /// Storage class of the claim (the cluster default when omitted). Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub storage_class_name: Option<String>,
+    /// Access mode of the claim. Immutable. ReadWriteMany is required for more than one replica.
+    #[serde(default)]
+    pub access_mode: AccessMode,
+    /// Directory where the volume is mounted read-write. Required.
+    #[schemars(length(max = 4096))]
+    #[x_kube(validation = mount_path_rule())]
+    pub mount_path: String,
+    /// What happens to the claim when the StatelessService is deleted: Retain (default) keeps it
+    /// and its data, Delete removes it.
+    #[serde(default)]
+    pub reclaim_policy: ReclaimPolicy,
+}
+
+/// Access mode of the data volume.
+#[derive(
+    Serialize, Deserialize, schemars::JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq,
+)]
+pub enum AccessMode {
+    /// Mounted read-write by one node.
+    #[default]
+    ReadWriteOnce,
+    /// Mounted read-write by many nodes.
+    ReadWriteMany,
+    /// Mounted read-write by one pod.
+    ReadWriteOncePod,
+}
+
+impl AccessMode {
+    /// The access mode as Kubernetes spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessMode::ReadWriteOnce => "ReadWriteOnce",
+            AccessMode::ReadWriteMany => "ReadWriteMany",
+            AccessMode::ReadWriteOncePod => "ReadWriteOncePod",
+        }
+    }
+}
+
+/// What happens to the data volume when its StatelessService is deleted.
+#[derive(
+    Serialize, Deserialize, schemars::JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq,
+)]
+pub enum ReclaimPolicy {
+    /// The claim and its data outlive the StatelessService (no ownerReference).
+    #[default]
+    Retain,
+    /// The claim is garbage-collected with the StatelessService.
+    Delete,
+}
+
+/// Scratch space at `/tmp`.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ScratchSpec {
+    /// Most space the scratch directory may use; default 64Mi.
+    #[serde(default = "default_scratch_size")]
+    #[x_kube(validation = Rule::new("isQuantity(string(self)) && quantity(string(self)).isGreaterThan(quantity('0'))").message("scratch.sizeLimit must be a positive quantity such as 64Mi"))]
+    pub size_limit: Quantity,
+    /// Storage medium: "" (node disk, default) or "Memory" (tmpfs, counted against the memory
+    /// limit).
+    #[serde(default)]
+    pub medium: ScratchMedium,
+}
+
+/// The default size of the `/tmp` scratch directory.
+pub fn default_scratch_size() -> Quantity {
+    Quantity("64Mi".to_string())
+}
+
+impl Default for ScratchSpec {
+    fn default() -> Self {
+        ScratchSpec {
+            size_limit: default_scratch_size(),
+            medium: ScratchMedium::Default,
+        }
+    }
+}
+
+/// Storage medium of the scratch directory.
+#[derive(
+    Serialize, Deserialize, schemars::JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq,
+)]
+pub enum ScratchMedium {
+    /// The node's disk.
+    #[default]
+    #[serde(rename = "")]
+    Default,
+    /// A tmpfs in memory.
+    Memory,
+}
+
+impl ScratchMedium {
+    /// The medium as Kubernetes spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScratchMedium::Default => "",
+            ScratchMedium::Memory => "Memory",
+        }
+    }
+}
+
+/// User and group ids of the pod.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSecurity {
+    /// User id of the container processes; must not be 0 (pods never run as root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub run_as_user: Option<i64>,
+    /// Primary group id of the container processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub run_as_group: Option<i64>,
+    /// Group that owns mounted volumes (so the data volume is writable by the pod).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub fs_group: Option<i64>,
+}
+
+fn mount_path_rule() -> Rule {
+    Rule::new(
+        "self.matches('^(/[^/]+)+$') && !self.matches('(^|/)[.][.]?(/|$)') && self != '/tmp' && !self.startsWith('/tmp/')",
+    )
+    .message("mount path must be an absolute, normalised path (no trailing '/', '.' or '..'), not '/' and not /tmp or below (/tmp is the scratch directory)")
+}
+
+/// What the controller observed and did, written through the status subresource only.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StatelessServiceStatus {
+    /// The metadata.generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// kstatus conditions: Ready, Reconciling and Stalled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+    /// Pods of the Deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
+    /// Pods passing their readiness probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_replicas: Option<i32>,
+    /// Pods available for at least minReadySeconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available_replicas: Option<i32>,
+    /// Ready replicas / desired replicas, e.g. `2/3`, for display.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_summary: Option<String>,
+    /// The data volume claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageStatus>,
+    /// Hash of the configuration and secret data the pods were started with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_hash: Option<String>,
+}
+
+/// Observed state of the data volume claim.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageStatus {
+    /// Name of the PersistentVolumeClaim.
+    pub claim_name: String,
+    /// Phase of the claim: Pending, Bound or Lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+}
+
+/// Condition types, reasons and helpers shared by `status` and its readers.
+pub mod conditions {
+    /// The service is available with its current spec.
+    pub const READY: &str = "Ready";
+    /// The controller is working towards the current spec.
+    pub const RECONCILING: &str = "Reconciling";
+    /// Progress stopped on an error that needs a human.
+    pub const STALLED: &str = "Stalled";
+}
