@@ -1,2 +1,4 @@
 //! stateless-operator: turns one `StatelessService` into the cluster objects that make a
 //! disposable workload (Deployment, ConfigMap, Secret, PersistentVolumeClaim, PodDisruptionBudget).
+
+pub mod metrics;
