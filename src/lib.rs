@@ -2,3 +2,4 @@
 //! disposable workload (Deployment, ConfigMap, Secret, PersistentVolumeClaim, PodDisruptionBudget).
 
 pub mod metrics;
+pub mod server;
