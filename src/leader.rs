@@ -48,18 +48,23 @@
 //!    `Content-Type: application/apply-patch+yaml`, `?fieldManager=…`, *without* `force`,
 //!    body `{apiVersion, kind, spec:{acquireTime, renewTime, holderIdentity,
 //!    leaseDurationSeconds}}`. If another manager already applied a different
-//!    `holderIdentity`, the server answers 409 reason `Conflict`; the library treats that as
+//!    `holderIdentity`, the server answers 409 with Status `reason: Conflict` (the library
+//!    checks both code and reason; same for `AlreadyExists` in step 1); it treats that as
 //!    a lost race and retries after a random 0.1-5 s backoff. On success it sends a
 //!    strategic-merge `PATCH` (`application/strategic-merge-patch+json`, same field manager)
 //!    `{spec:{leaseTransitions: n+1}}`, then `GET`.
 //! 4. Renew (we hold it), `renew_grace` before expiry: strategic-merge `PATCH`
-//!    `{spec:{renewTime, leaseDurationSeconds}}`, then `GET`.
+//!    `{spec:{renewTime, leaseDurationSeconds}}`, then `GET`. Without a precondition this
+//!    never conflicts; if someone else took the Lease meanwhile it merely bumps their
+//!    `renewTime`, and the `GET` then shows the loss.
 //! 5. Held by someone else and unexpired: sleep until its expiry, no calls.
 //! 6. Held by someone else and expired: strategic-merge `PATCH` setting `acquireTime`,
 //!    `renewTime`, `holderIdentity`, `leaseDurationSeconds` to `null` (force release),
 //!    `GET`, sleep a random 100-1000 ms, then try step 3.
 //! 7. Release on shutdown: `GET` if the cache expired; if we hold it (or the cache says it
-//!    expired), the same nulling strategic-merge `PATCH` as step 6; then `GET`.
+//!    expired), the same nulling strategic-merge `PATCH` as step 6; then `GET`. The holder
+//!    check uses the unexpired cache, so with clock skew a stale ex-leader could clear a
+//!    successor's fresh lock; the successor then simply re-acquires it.
 //! 8. Ours, not the library's: while the library says we hold the Lease, a plain `GET`
 //!    shortly after each scheduled renewal (and every `retry_period` while a renewal is
 //!    overdue) to learn the current `renewTime`; this drives the flag (see Timing).
