@@ -6,8 +6,11 @@
 
 pub mod build;
 pub mod crd;
+pub mod leader;
+pub mod metrics;
 pub mod quantity;
 pub mod render;
+pub mod server;
 pub mod validate;
 
 use kube::CustomResourceExt;
