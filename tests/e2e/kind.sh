@@ -17,6 +17,9 @@
 #   RELEASE            Helm release name (default: stateless-operator)
 #   WAIT_TIMEOUT       timeout for each wait (default: 180s)
 #   E2E_DIR            where the kubeconfig is written (default: target/e2e)
+#   RWX_STORAGE        1 = the cluster's default StorageClass supports ReadWriteMany. kind's default
+#                      (local-path) does not, so examples asking for ReadWriteMany are skipped unless
+#                      this is set (their PVC would stay Pending and they would never become Ready).
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -32,6 +35,7 @@ OPERATOR_NAMESPACE="${OPERATOR_NAMESPACE:-stateless-system}"
 RELEASE="${RELEASE:-stateless-operator}"
 WAIT_TIMEOUT="${WAIT_TIMEOUT:-180s}"
 E2E_DIR="${E2E_DIR:-$ROOT/target/e2e}"
+RWX_STORAGE="${RWX_STORAGE:-0}"
 CHART="$ROOT/charts/stateless-operator"
 MANAGED_BY="app.kubernetes.io/managed-by=stateless-operator"
 OPERATOR_PODS="app.kubernetes.io/name=stateless-operator,app.kubernetes.io/instance=$RELEASE"
@@ -142,11 +146,19 @@ for file in "$ROOT"/examples/*.yaml; do
     echo "skip $name (invalid on purpose)"
     continue
   fi
+  if [[ "$RWX_STORAGE" != 1 ]] && grep -Eq '^[[:space:]]*accessMode:[[:space:]]*ReadWriteMany' "$file"; then
+    echo "SKIP $name: needs ReadWriteMany storage, which kind's default StorageClass lacks (set RWX_STORAGE=1 if yours has it)"
+    continue
+  fi
   kubectl apply -f "$file"
   applied=$((applied + 1))
 done
-shopt -u nullglob
 ((applied > 0)) || die "no valid examples/*.yaml to apply"
+# e2e-only fixtures (a retained volume that works on kind).
+for file in "$ROOT"/tests/e2e/manifests/*.yaml; do
+  kubectl apply -f "$file"
+done
+shopt -u nullglob
 
 log "Waiting for every StatelessService to be Ready"
 kubectl wait --for=condition=Ready ssvc --all --all-namespaces --timeout="$WAIT_TIMEOUT"
@@ -240,19 +252,21 @@ check_pvcs() { # $1: which PVCs must still exist: all | retained
 check_pvcs all "helm uninstall"
 echo "OK: all PVCs survived helm uninstall"
 
-# Deleting the StatelessServices lets the garbage collector remove owned children; PVCs the operator
-# left without an ownerReference (retained) must stay.
-if grep -q ' retained$' <<<"$pvcs_before"; then
-  log "Deleting StatelessServices: retained PVCs stay"
-  # The operator is gone, so a finalizer of its own would block this; that is reported, not waited out.
-  kubectl delete ssvc --all --all-namespaces --wait=false
-  wait_until_gone "StatelessServices (finalizers without a running operator?)" ssvc --all-namespaces
-  wait_until_gone "Deployments owned by the deleted StatelessServices" deploy --all-namespaces -l "$MANAGED_BY"
-  check_pvcs retained "deleting the StatelessServices"
-  echo "OK: retained PVCs survived deletion of their StatelessService"
-else
-  echo "NOTE: no PVC without ownerReferences among the examples; retention after deletion not exercised"
-fi
+# Deleting the StatelessServices lets the garbage collector remove owned children: PVCs with
+# reclaimPolicy Delete (owned) must go, Retain ones (no ownerReference) must stay.
+grep -q ' retained$' <<<"$pvcs_before" ||
+  die "no retained PVC (tests/e2e/manifests/retained.yaml should have created keep-data with no ownerReference)"
+log "Deleting StatelessServices: retained PVCs stay, owned PVCs go"
+# The operator is gone, so a finalizer of its own would block this; that is reported, not waited out.
+kubectl delete ssvc --all --all-namespaces --wait=false
+wait_until_gone "StatelessServices (finalizers without a running operator?)" ssvc --all-namespaces
+wait_until_gone "Deployments owned by the deleted StatelessServices" deploy --all-namespaces -l "$MANAGED_BY"
+check_pvcs retained "deleting the StatelessServices"
+while read -r ns name _ kind; do
+  [[ "$kind" == owned ]] || continue
+  wait_until_gone "PVC $ns/$name (reclaimPolicy Delete)" pvc -n "$ns" "$name"
+done <<<"$pvcs_before"
+echo "OK: retained PVCs survived deletion of their StatelessService; owned ones were collected"
 
 SUCCEEDED=1
 log "kind e2e passed"
