@@ -499,6 +499,11 @@ fn rbac_has_no_wildcards_and_only_expected_grants() {
 fn every_rbac_rule_has_a_why_comment() {
     // Comments do not survive YAML parsing, so this one check reads the rendered text.
     let out = template(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let mut rules = 0;

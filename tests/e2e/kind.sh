@@ -130,8 +130,10 @@ kubectl label namespace "$OPERATOR_NAMESPACE" --overwrite \
   pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/warn=restricted
 helm_values=(--set "image.repository=$IMAGE_REPO" --set "image.tag=$IMAGE_TAG" --set image.pullPolicy=Never)
 # Strict server-side validation of every rendered object (unknown fields, bad API versions).
+# Server-side apply: no last-applied annotation (the CRD is large) and no clash with Helm's fields.
 helm template "$RELEASE" "$CHART" -n "$OPERATOR_NAMESPACE" --include-crds "${helm_values[@]}" |
-  kubectl apply --dry-run=server --validate=strict -f -
+  kubectl apply --server-side --force-conflicts --field-manager=stateless-e2e-validate \
+    --dry-run=server --validate=strict -f -
 helm upgrade --install "$RELEASE" "$CHART" -n "$OPERATOR_NAMESPACE" "${helm_values[@]}" \
   --wait --timeout 5m
 kubectl wait --for=condition=Established crd/statelessservices.stateless.dev --timeout="$WAIT_TIMEOUT"
