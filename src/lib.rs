@@ -4,13 +4,19 @@
 //! The pipeline, one module a step: [`crd`] (types) -> [`validate`] -> [`build`] (pure) ->
 //! [`render`] (offline output).
 
+pub mod apply;
 pub mod build;
+pub mod controller;
 pub mod crd;
+pub mod error;
 pub mod leader;
 pub mod metrics;
+pub mod observe;
 pub mod quantity;
 pub mod render;
+pub mod runner;
 pub mod server;
+pub mod status;
 pub mod validate;
 
 use kube::CustomResourceExt;

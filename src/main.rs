@@ -1,10 +1,16 @@
-//! The `stateless-operator` command line: `crd` and `render` work with no cluster.
+//! The `stateless-operator` command line: `crd` and `render` work with no cluster; `run` is the
+//! controller.
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use std::time::Duration;
+
+use clap::{ArgAction, Parser, Subcommand, ValueEnum};
+use stateless_operator::controller::Settings;
+use stateless_operator::leader::{self, LeaderConfig};
+use stateless_operator::runner::{self, RunOptions};
 use stateless_operator::{crd_yaml, render};
 
 /// A Kubernetes operator that makes stateless workloads the enforced default.
@@ -24,6 +30,110 @@ enum Command {
         /// A YAML file with one or more StatelessServices, or `-` for standard input.
         file: PathBuf,
     },
+    /// Run the controller: reconcile StatelessServices on the cluster until SIGTERM.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Watch only this namespace (then no cluster-wide permission is needed).
+    #[arg(long, env = "WATCH_NAMESPACE")]
+    namespace: Option<String>,
+    /// Take part in leader election: only the leader reconciles.
+    #[arg(long, default_value_t = true, action = ArgAction::Set)]
+    leader_elect: bool,
+    /// Name of the coordination.k8s.io Lease used for leader election.
+    #[arg(long, default_value = "stateless-operator-leader")]
+    lease_name: String,
+    /// Namespace of the Lease (the operator's own namespace in a pod).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    lease_namespace: String,
+    /// How long a leader's Lease lasts without renewal (whole seconds).
+    #[arg(long, default_value = "15", value_parser = parse_seconds)]
+    lease_duration: Duration,
+    /// Address of the HTTP endpoint serving /healthz, /readyz and /metrics.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    metrics_addr: String,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Most StatelessServices reconciled at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    concurrency: u16,
+    /// How often a converged StatelessService is checked again without any event (seconds).
+    #[arg(long, default_value = "600", value_parser = parse_seconds)]
+    resync: Duration,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<u64>() {
+        Ok(s) if s > 0 => Ok(Duration::from_secs(s)),
+        _ => Err(format!("{text:?} is not a whole number of seconds above 0")),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,kube=warn,kube_lease_manager=warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+fn run_command(args: RunArgs) -> ExitCode {
+    init_logging(args.log_format);
+    let identity = std::env::var("POD_NAME")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| leader::unique_identity("stateless-operator"));
+    let leader = args.leader_elect.then(|| {
+        let mut cfg = LeaderConfig::new(&args.lease_name, &args.lease_namespace, &identity);
+        cfg.lease_duration = args.lease_duration;
+        cfg.renew_grace = (args.lease_duration / 3).max(Duration::from_secs(1));
+        cfg.retry_period = (cfg.renew_grace / 2).max(Duration::from_millis(200));
+        cfg
+    });
+    let options = RunOptions {
+        settings: Settings {
+            namespace: args.namespace,
+            concurrency: args.concurrency,
+            resync: args.resync,
+            instance: Some(identity),
+        },
+        leader,
+        metrics_addr: args.metrics_addr,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(runner::run(options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, category = e.category(), "stateless-operator stopped");
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -40,6 +150,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Render { file } => render_command(&file),
+        Command::Run(args) => run_command(args),
     }
 }
 

@@ -1,0 +1,552 @@
+//! The controller: keeps every StatelessService's children exactly as declared.
+//!
+//! `reconcile` reads as the pipeline: validate -> read observed -> build -> plan/apply ->
+//! status. Each step lives in its own module; this one wires them to kube-runtime (watches,
+//! caches, leader election, backoff) and must not contain object-building or diffing logic.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::core::DeserializeGuard;
+use kube::core::error_boundary::InvalidObject;
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::events::{EventType, Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+use rand::Rng;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::apply::{self, FIELD_MANAGER, Writer};
+use crate::build::{
+    self, ANNOTATION_CONFIG_HASH, LABEL_MANAGED_BY, LABEL_SERVICE, MANAGER, OsRandom,
+};
+use crate::crd::conditions::{READY, STALLED};
+use crate::crd::{StatelessService, StatelessServiceStatus};
+use crate::error::{Error, request};
+use crate::metrics::Metrics;
+use crate::observe::{Observed, Stores};
+use crate::status::{self, Outcome};
+use crate::validate;
+
+/// The object the controller watches: a StatelessService, or the error that stopped it from
+/// deserializing (reported on that object without stopping the others).
+pub type Guarded = DeserializeGuard<StatelessService>;
+
+/// Tunables of the controller.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Watch only this namespace (`None`: all namespaces).
+    pub namespace: Option<String>,
+    /// Most reconciles running at once.
+    pub concurrency: u16,
+    /// How often a converged service is checked again without any event.
+    pub resync: Duration,
+    /// Name of this instance in events (the pod name).
+    pub instance: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            namespace: None,
+            concurrency: 16,
+            resync: Duration::from_secs(600),
+            instance: None,
+        }
+    }
+}
+
+/// Shared state of all reconciles.
+pub struct Context {
+    client: Client,
+    writer: Writer,
+    stores: Stores,
+    metrics: Metrics,
+    settings: Settings,
+    /// Consecutive failures per object, for exponential backoff.
+    failures: Mutex<HashMap<(String, String), u32>>,
+}
+
+/// The child watches' label selector: only what this operator manages is cached.
+pub fn managed_selector() -> String {
+    format!("{LABEL_MANAGED_BY}={MANAGER}")
+}
+
+/// Checks that the CRD is installed and readable; the error says what to do when it is not.
+pub async fn check_crd(client: &Client, namespace: Option<&str>) -> Result<(), Error> {
+    let api: Api<StatelessService> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let params = ListParams::default().limit(1);
+    match request(
+        || "list StatelessServices (checking that the CRD is installed)".to_string(),
+        api.list_metadata(&params),
+    )
+    .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.status_code() == Some(404) => Err(Error::CrdMissing),
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs the controller until `stop` resolves. `ready` turns true once every cache is synced.
+pub async fn run_controller(
+    client: Client,
+    metrics: Metrics,
+    settings: Settings,
+    ready: watch::Sender<bool>,
+    stop: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let selector = managed_selector();
+    let child_config = watcher::Config::default().labels(&selector);
+    let (deployments, deployment_events) =
+        child_stream::<Deployment>(&client, &settings, &child_config);
+    let (config_maps, config_map_events) =
+        child_stream::<ConfigMap>(&client, &settings, &child_config);
+    let (secrets, secret_events) = child_stream::<Secret>(&client, &settings, &child_config);
+    let (claims, claim_events) =
+        child_stream::<PersistentVolumeClaim>(&client, &settings, &child_config);
+    let (budgets, budget_events) =
+        child_stream::<PodDisruptionBudget>(&client, &settings, &child_config);
+    let stores = Stores {
+        deployments,
+        config_maps,
+        secrets,
+        claims,
+        budgets,
+    };
+
+    let main_api: Api<Guarded> = match &settings.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let controller = Controller::new(main_api, watcher::Config::default())
+        .with_config(ControllerConfig::default().concurrency(settings.concurrency))
+        .watches_stream(deployment_events, service_of)
+        .watches_stream(config_map_events, service_of)
+        .watches_stream(secret_events, service_of)
+        .watches_stream(claim_events, service_of)
+        .watches_stream(budget_events, service_of)
+        .graceful_shutdown_on(stop);
+
+    let main_store = controller.store();
+    let readiness = {
+        let stores = stores.clone();
+        tokio::spawn(async move {
+            if main_store.wait_until_ready().await.is_ok()
+                && stores.wait_until_ready().await.is_ok()
+            {
+                let _ = ready.send(true);
+            }
+        })
+    };
+
+    let reporter = Reporter {
+        controller: MANAGER.to_string(),
+        instance: settings.instance.clone(),
+    };
+    let recorder = Recorder::new(client.clone(), reporter);
+    let context = Arc::new(Context {
+        writer: Writer::new(client.clone(), metrics.clone(), recorder),
+        client,
+        stores,
+        metrics,
+        settings,
+        failures: Mutex::new(HashMap::new()),
+    });
+    controller
+        .run(reconcile, error_policy, context)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "controller event");
+            }
+        })
+        .await;
+    readiness.abort();
+}
+
+impl Stores {
+    /// Resolves once every child cache has completed its first list.
+    pub async fn wait_until_ready(&self) -> Result<(), reflector::store::WriterDropped> {
+        self.deployments.wait_until_ready().await?;
+        self.config_maps.wait_until_ready().await?;
+        self.secrets.wait_until_ready().await?;
+        self.claims.wait_until_ready().await?;
+        self.budgets.wait_until_ready().await
+    }
+}
+
+/// A label-filtered watch of one child kind feeding a cache stripped of `managedFields`.
+fn child_stream<K>(
+    client: &Client,
+    settings: &Settings,
+    config: &watcher::Config,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let api: Api<K> = match &settings.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let (reader, writer) = reflector::store();
+    // managedFields are often the larger half of an object and reconcile never reads them.
+    let stream = watcher(api, config.clone())
+        .default_backoff()
+        .modify(|o: &mut K| o.managed_fields_mut().clear());
+    (
+        reader,
+        reflector::reflector(writer, stream).touched_objects(),
+    )
+}
+
+/// Maps a child to its StatelessService by the `stateless.dev/service` label (the retained
+/// claim has no ownerReference, so labels are the one link every child has).
+fn service_of<K: Resource>(child: K) -> Option<ObjectRef<Guarded>> {
+    let name = child.labels().get(LABEL_SERVICE)?.clone();
+    let namespace = child.namespace()?;
+    Some(ObjectRef::new(&name).within(&namespace))
+}
+
+/// The pipeline for one StatelessService.
+pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.reconcile_started();
+    let service = match &guarded.0 {
+        Ok(service) => service,
+        Err(invalid) => return report_malformed(invalid, &ctx).await,
+    };
+    if service.metadata.deletion_timestamp.is_some() {
+        // Children go with it through ownerReferences; a retained claim stays.
+        return Ok(Action::await_change());
+    }
+    let namespace = service
+        .namespace()
+        .ok_or(Error::MissingField("namespace"))?;
+    let name = service.name_any();
+    let uid = service.uid().ok_or(Error::MissingField("uid"))?;
+    // Caches first: deciding from a half-filled cache would cost a read per child.
+    ctx.stores
+        .wait_until_ready()
+        .await
+        .map_err(|_| Error::MissingField("synced caches (the controller is shutting down)"))?;
+    let mut observed = Observed::from_stores(&ctx.stores, &namespace, &name);
+
+    if service.spec.paused {
+        return finish(&ctx, service, &observed, None, Outcome::Paused).await;
+    }
+    let valid = match validate::validate(service) {
+        Ok(valid) => valid,
+        Err(errors) => {
+            let outcome = Outcome::Invalid(validate::summarize(&errors));
+            return finish(&ctx, service, &observed, None, outcome).await;
+        }
+    };
+    observed
+        .confirm(&ctx.client, &namespace, &name, &service.spec)
+        .await?;
+    let children = build::build(valid, &observed.build_inputs(), &mut OsRandom);
+    let desired = apply::desired_objects(&children).map_err(|source| Error::Serialization {
+        action: "serialize the desired children".to_string(),
+        source,
+    })?;
+    let live = observed.as_json().map_err(|source| Error::Serialization {
+        action: "serialize the observed children".to_string(),
+        source,
+    })?;
+    let plan = apply::plan(desired, &live, &name, &uid);
+    if !plan.conflicts.is_empty() {
+        let outcome = Outcome::NameConflict(format!(
+            "children's names are taken by objects stateless-operator does not own, which it leaves untouched: {}",
+            plan.conflicts.join("; ")
+        ));
+        return finish(&ctx, service, &observed, None, outcome).await;
+    }
+    let executed = match ctx.writer.execute(&namespace, &plan).await {
+        Ok(executed) => executed,
+        Err(e) if e.needs_human() => {
+            return finish(
+                &ctx,
+                service,
+                &observed,
+                None,
+                Outcome::Rejected(e.to_string()),
+            )
+            .await;
+        }
+        Err(e) => return Err(e),
+    };
+    for (violation, managers) in &executed.removed {
+        let by = if managers.is_empty() {
+            "an unknown field manager".to_string()
+        } else {
+            format!("field manager {}", managers.join(", "))
+        };
+        tracing::warn!(service = %name, namespace = %namespace, what = %violation.what, by = %by, "removed a contract violation");
+        ctx.writer
+            .event(
+                service,
+                EventType::Warning,
+                "ContractEnforced",
+                "RemoveViolation",
+                format!(
+                    "removed {} from Deployment {name}, added by {by}: it breaks the statelessness contract",
+                    violation.what
+                ),
+            )
+            .await;
+    }
+    if executed.writes > 0 {
+        let kinds: Vec<&str> = plan
+            .steps
+            .iter()
+            .map(|s| match s {
+                apply::Step::Apply(d) => d.kind.as_str(),
+                apply::Step::RemoveViolations { .. } => "Deployment",
+                apply::Step::Delete { kind, .. } => kind.as_str(),
+            })
+            .collect();
+        tracing::info!(service = %name, namespace = %namespace, writes = executed.writes, kinds = ?kinds, "applied children");
+    }
+    let fresh_deployment = executed
+        .applied
+        .get(&apply::ChildKind::Deployment)
+        .and_then(|v| serde_json::from_value::<Deployment>(v.clone()).ok());
+    let config_hash = children
+        .deployment
+        .spec
+        .template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.annotations.as_ref())
+        .and_then(|a| a.get(ANNOTATION_CONFIG_HASH))
+        .cloned();
+    if let Some(d) = fresh_deployment {
+        observed.deployment = Some(Arc::new(d));
+    }
+    if let Some(claim) = executed
+        .applied
+        .get(&apply::ChildKind::Claim)
+        .and_then(|v| serde_json::from_value::<PersistentVolumeClaim>(v.clone()).ok())
+    {
+        observed.claim = Some(Arc::new(claim));
+    }
+    finish(
+        &ctx,
+        service,
+        &observed,
+        config_hash,
+        Outcome::Applied {
+            wrote: executed.writes > 0,
+        },
+    )
+    .await
+}
+
+/// Computes and writes the status (only when it changed), publishes events on transitions,
+/// and decides when to look again.
+async fn finish(
+    ctx: &Context,
+    service: &StatelessService,
+    observed: &Observed,
+    config_hash: Option<String>,
+    outcome: Outcome,
+) -> Result<Action, Error> {
+    let previous = service.status.as_ref();
+    let has_storage = service.spec.storage.is_some();
+    let inputs = status::Inputs {
+        generation: service.metadata.generation,
+        previous,
+        now: Time(k8s_openapi::jiff::Timestamp::now()),
+        desired_replicas: service.spec.replicas,
+        deployment: observed.deployment.as_deref(),
+        claim_name: has_storage.then(|| build::names::claim(&service.name_any())),
+        claim: observed.claim.as_deref(),
+        config_hash: config_hash.or_else(|| previous.and_then(|p| p.config_hash.clone())),
+        outcome: outcome.clone(),
+    };
+    let new = status::compute(&inputs);
+    if previous != Some(&new) {
+        ctx.writer.patch_status(service, &new).await?;
+        announce_transitions(ctx, service, previous, &new).await;
+    }
+    if let Ok(mut failures) = ctx.failures.lock() {
+        failures.remove(&(service.namespace().unwrap_or_default(), service.name_any()));
+    }
+    let ready = new
+        .conditions
+        .iter()
+        .any(|c| c.type_ == READY && c.status == "True");
+    Ok(match outcome {
+        // Only a new spec can fix these; the watch delivers it.
+        Outcome::Invalid(_) => Action::await_change(),
+        // Foreign objects are not watched (they lack our label): look again later.
+        Outcome::NameConflict(_) => Action::requeue(Duration::from_secs(60)),
+        Outcome::Rejected(_) => Action::requeue(Duration::from_secs(300)),
+        Outcome::Paused => Action::requeue(jittered(ctx.settings.resync)),
+        Outcome::Applied { .. } if ready => Action::requeue(jittered(ctx.settings.resync)),
+        // Deployment and claim status changes arrive through the watches; this is a fallback.
+        Outcome::Applied { .. } => Action::requeue(Duration::from_secs(60)),
+    })
+}
+
+/// Events for the transitions people care about; never on an unchanged status (so a re-sync
+/// of a converged service publishes nothing).
+async fn announce_transitions(
+    ctx: &Context,
+    service: &StatelessService,
+    previous: Option<&StatelessServiceStatus>,
+    new: &StatelessServiceStatus,
+) {
+    let find = |s: Option<&StatelessServiceStatus>, t: &str| {
+        s.and_then(|s| s.conditions.iter().find(|c| c.type_ == t).cloned())
+    };
+    if let Some(stalled) = find(Some(new), STALLED).filter(|c| c.status == "True") {
+        let before = find(previous, STALLED);
+        let same = before.is_some_and(|b| {
+            b.status == "True" && b.reason == stalled.reason && b.message == stalled.message
+        });
+        if !same {
+            ctx.writer
+                .event(
+                    service,
+                    EventType::Warning,
+                    &stalled.reason,
+                    "Reconcile",
+                    stalled.message.clone(),
+                )
+                .await;
+        }
+    }
+    let was_ready = find(previous, READY).is_some_and(|c| c.status == "True");
+    if let Some(ready) = find(Some(new), READY).filter(|c| c.status == "True")
+        && !was_ready
+    {
+        ctx.writer
+            .event(
+                service,
+                EventType::Normal,
+                "Ready",
+                "Reconcile",
+                ready.message.clone(),
+            )
+            .await;
+    }
+}
+
+/// A StatelessService that could not be deserialized: said on the object itself (status and a
+/// Warning event), while the controller goes on with every other object.
+async fn report_malformed(invalid: &InvalidObject, ctx: &Context) -> Result<Action, Error> {
+    let meta = &invalid.metadata;
+    let (Some(namespace), Some(name)) = (meta.namespace.clone(), meta.name.clone()) else {
+        return Ok(Action::await_change());
+    };
+    tracing::warn!(service = %name, namespace = %namespace, error = %invalid.error, "StatelessService cannot be read");
+    let message = format!(
+        "the object cannot be read by this operator: {}",
+        invalid.error
+    );
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let condition = |type_: &str, status: &str| {
+        json!({"type": type_, "status": status, "reason": "MalformedObject", "message": message,
+               "observedGeneration": meta.generation, "lastTransitionTime": now})
+    };
+    let patch = json!({"status": {
+        "observedGeneration": meta.generation,
+        "conditions": [condition(READY, "False"), condition("Reconciling", "False"), condition(STALLED, "True")],
+    }});
+    let api: Api<StatelessService> = Api::namespaced(ctx.client.clone(), &namespace);
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    };
+    request(
+        || format!("write status of StatelessService {namespace}/{name}"),
+        api.patch_status(&name, &params, &Patch::Merge(&patch)),
+    )
+    .await?;
+    ctx.metrics.write("StatelessService-status", "patch");
+    Ok(Action::await_change())
+}
+
+/// Retry policy: capped exponential backoff with jitter per object; throttling waits longer.
+pub fn error_policy(guarded: Arc<Guarded>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.reconcile_failed(error.category());
+    let key = (guarded.namespace().unwrap_or_default(), guarded.name_any());
+    let attempt = match ctx.failures.lock() {
+        Ok(mut failures) => {
+            let n = failures.entry(key).or_insert(0);
+            *n = n.saturating_add(1);
+            *n
+        }
+        Err(_) => 1,
+    };
+    let delay = backoff(error.minimum_backoff(), attempt);
+    tracing::warn!(error = %error, category = error.category(), attempt, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+/// `base * 2^(attempt-1)`, capped at five minutes, with ±20 % jitter so that many objects
+/// failing together do not retry together.
+pub fn backoff(base: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    jittered(exp.min(Duration::from_secs(300)))
+}
+
+fn jittered(d: Duration) -> Duration {
+    let factor = rand::rng().random_range(0.8..1.2);
+    d.mul_f64(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_millis(500);
+        let first = backoff(base, 1);
+        assert!(first >= Duration::from_millis(400) && first <= Duration::from_millis(600));
+        let fourth = backoff(base, 4);
+        assert!(fourth >= Duration::from_millis(3200) && fourth <= Duration::from_millis(4800));
+        for attempt in [20, 100, u32::MAX] {
+            assert!(backoff(base, attempt) <= Duration::from_secs(360));
+        }
+        let throttled = backoff(Duration::from_secs(10), 1);
+        assert!(throttled >= Duration::from_secs(8));
+    }
+
+    #[test]
+    fn children_map_to_their_service_by_label() {
+        let mut cm = ConfigMap::default();
+        cm.metadata.namespace = Some("ns".into());
+        assert!(service_of(cm.clone()).is_none(), "no label, no service");
+        cm.metadata.labels = Some([(LABEL_SERVICE.to_string(), "web".to_string())].into());
+        let r = service_of(cm).unwrap();
+        assert_eq!(
+            (r.name.as_str(), r.namespace.as_deref()),
+            ("web", Some("ns"))
+        );
+    }
+}

@@ -1,0 +1,167 @@
+//! `stateless-operator run`: the long-running process around the controller.
+//!
+//! Connects to the cluster, refuses to start without the CRD, serves `/healthz`, `/readyz` and
+//! `/metrics`, takes part in leader election and runs the controller only while it leads, and
+//! shuts down gracefully on SIGTERM/SIGINT (in-flight reconciles finish, the Lease is released).
+//! It holds no reconcile logic.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::controller::{self, Settings};
+use crate::error::Error;
+use crate::leader::{self, LeaderConfig, LeaderError};
+use crate::metrics::Metrics;
+use crate::server::{self, ServerError, ServerState};
+
+/// Everything `run` needs to know.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Controller tunables.
+    pub settings: Settings,
+    /// Leader election, or `None` to always lead (`--leader-elect=false`).
+    pub leader: Option<LeaderConfig>,
+    /// Address of the HTTP endpoint.
+    pub metrics_addr: String,
+}
+
+/// Why `run` stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// No cluster configuration could be found or used.
+    #[error(
+        "cannot connect to a cluster: {0} (in a pod the service account is used; elsewhere set KUBECONFIG or ~/.kube/config)"
+    )]
+    Config(String),
+    /// The controller could not start (the CRD is missing, or the API server refused).
+    #[error("{0}")]
+    Controller(#[from] Error),
+    /// The HTTP endpoint failed.
+    #[error("{0}")]
+    Server(#[from] ServerError),
+    /// Leader election failed.
+    #[error("leader election: {0}")]
+    Leader(#[from] LeaderError),
+}
+
+impl RunError {
+    /// A bounded label.
+    pub fn category(&self) -> &'static str {
+        match self {
+            RunError::Config(_) => "config",
+            RunError::Controller(e) => e.category(),
+            RunError::Server(e) => e.category(),
+            RunError::Leader(e) => e.category(),
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn termination() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Connects with the usual resolution (in-cluster, then `KUBECONFIG` / `~/.kube/config`) and
+/// runs until SIGTERM.
+pub async fn run(options: RunOptions) -> Result<(), RunError> {
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| RunError::Config(e.to_string()))?;
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        termination().await;
+        tracing::info!("termination signal received: shutting down");
+        signal.cancel();
+    });
+    run_with(client, options, Metrics::new(), shutdown).await
+}
+
+/// Runs with a given client until `shutdown` is cancelled (tests drive it with a fake API).
+pub async fn run_with(
+    client: kube::Client,
+    options: RunOptions,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
+    controller::check_crd(&client, options.settings.namespace.as_deref()).await?;
+    let listener = server::bind(&options.metrics_addr).await?;
+    tracing::info!(addr = %options.metrics_addr, "serving /healthz, /readyz and /metrics");
+    let (ready_tx, ready_rx) = watch::channel(false);
+    let server = tokio::spawn(server::serve(
+        listener,
+        ServerState::new(metrics.clone(), ready_rx),
+        shutdown.clone().cancelled_owned(),
+    ));
+    let (mut leading, leader_task) = match options.leader.clone() {
+        Some(cfg) => {
+            tracing::info!(lease = %cfg.lease_name, namespace = %cfg.lease_namespace, identity = %cfg.identity, "leader election on");
+            leader::spawn(client.clone(), cfg, metrics.clone(), shutdown.clone())?
+        }
+        None => leader::always_leader(metrics.clone(), shutdown.clone()),
+    };
+
+    while !shutdown.is_cancelled() {
+        // A follower stands by, ready to take over: that is its healthy state.
+        let _ = ready_tx.send(true);
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            became = leading.wait_for(|l| *l) => if became.is_err() { break },
+        }
+        tracing::info!("leading: starting the controller");
+        let _ = ready_tx.send(false);
+        let mut lost = leading.clone();
+        let stop_token = shutdown.clone();
+        let stop = async move {
+            tokio::select! {
+                _ = stop_token.cancelled() => {}
+                _ = lost.wait_for(|l| !*l) => {}
+            }
+        };
+        controller::run_controller(
+            client.clone(),
+            metrics.clone(),
+            options.settings.clone(),
+            ready_tx.clone(),
+            stop,
+        )
+        .await;
+        if !shutdown.is_cancelled() {
+            tracing::warn!("lost leadership: controller stopped, standing by");
+        }
+    }
+    let _ = ready_tx.send(false);
+    shutdown.cancel();
+    match tokio::time::timeout(Duration::from_secs(10), leader_task).await {
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "leader election did not shut down cleanly"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "leader election task failed"),
+        Err(_) => tracing::warn!("leader election did not stop within 10 s"),
+        Ok(Ok(Ok(()))) => {}
+    }
+    match server.await {
+        Ok(result) => result?,
+        Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
