@@ -1916,3 +1916,212 @@ async fn direct_state_access_acts_like_another_client() {
     assert_eq!(api.writes(), 0);
     assert_eq!(api.list(&res, None).len(), 0);
 }
+
+// ------------------------------------------------------------------ validation, normalization
+
+#[tokio::test]
+async fn validation_immutable_fields_and_secret_string_data() {
+    use k8s_openapi::api::core::v1::Secret;
+    let api = FakeApi::new();
+    api.register(crd_kind());
+    let c = api.client();
+    let a = cms(&c);
+
+    let e = api_err(
+        a.create(&PostParams::default(), &cm("Bad_Name", json!({})))
+            .await,
+    );
+    assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
+    assert!(
+        e.message
+            .starts_with("ConfigMap \"Bad_Name\" is invalid: metadata.name"),
+        "{}",
+        e.message
+    );
+    let long = "x".repeat(64);
+    let e = api_err(
+        a.create(&PostParams::default(), &cm("ok", json!({ "app": long })))
+            .await,
+    );
+    assert_eq!(e.code, 422, "label values are at most 63 characters");
+    a.create(
+        &PostParams::default(),
+        &cm("ok", json!({"stateless.dev/app": "web-1.2_3"})),
+    )
+    .await
+    .unwrap();
+
+    // Deployment selectors are immutable.
+    let d = deploys(&c);
+    d.patch(
+        "web",
+        &apply_params("op"),
+        &Patch::Apply(deployment("web", 1, "nginx:1")),
+    )
+    .await
+    .unwrap();
+    let e = api_err(
+        d.patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"selector": {"matchLabels": {"app": "other"}}}})),
+        )
+        .await,
+    );
+    assert!(e.message.contains("spec.selector"), "{}", e.message);
+
+    // PVC spec is immutable except storage requests.
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(c.clone(), "default");
+    let pvc = json!({"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
+    pvcs.create(
+        &PostParams::default(),
+        &serde_json::from_value(pvc).unwrap(),
+    )
+    .await
+    .unwrap();
+    pvcs.patch(
+        "data",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"resources": {"requests": {"storage": "2Gi"}}}})),
+    )
+    .await
+    .unwrap();
+    let e = api_err(
+        pvcs.patch(
+            "data",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"accessModes": ["ReadWriteMany"]}})),
+        )
+        .await,
+    );
+    assert_eq!(e.code, 422);
+    assert_eq!(
+        pvcs.get("data")
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+            .volume_mode
+            .as_deref(),
+        Some("Filesystem")
+    );
+
+    // Immutable ConfigMaps.
+    a.patch(
+        "ok",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"immutable": true})),
+    )
+    .await
+    .unwrap();
+    let e = api_err(
+        a.patch(
+            "ok",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"k": "new"}})),
+        )
+        .await,
+    );
+    assert_eq!(e.code, 422);
+
+    // Secret stringData becomes base64 data; re-applying it is a no-op.
+    let secrets: Api<Secret> = Api::namespaced(c.clone(), "default");
+    let cfg = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"password": "hunter2"}});
+    let s = secrets
+        .patch("s", &apply_params("op"), &Patch::Apply(&cfg))
+        .await
+        .unwrap();
+    assert_eq!(s.data.unwrap()["password"].0, b"hunter2");
+    let v = api
+        .get(&ResourceRef::of::<Secret>(), Some("default"), "s")
+        .unwrap();
+    assert_eq!(v["data"]["password"], "aHVudGVyMg==");
+    assert!(v.get("stringData").is_none());
+    let rv = api.resource_version();
+    secrets
+        .patch("s", &apply_params("op"), &Patch::Apply(&cfg))
+        .await
+        .unwrap();
+    assert_eq!(api.resource_version(), rv);
+
+    // Custom resources: no strategic merge patch, PUT needs a resourceVersion.
+    let crs = crd_api(&c);
+    let obj = json!({"apiVersion": "stateless.dev/v1alpha1", "kind": "StatelessService", "metadata": {"name": "svc"}, "spec": {"image": "x"}});
+    crs.patch("svc", &apply_params("op"), &Patch::Apply(&obj))
+        .await
+        .unwrap();
+    let e = api_err(
+        crs.patch(
+            "svc",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"image": "y"}})),
+        )
+        .await,
+    );
+    assert_eq!(e.code, 415);
+    let e = api_err(
+        crs.replace(
+            "svc",
+            &PostParams::default(),
+            &serde_json::from_value(obj).unwrap(),
+        )
+        .await,
+    );
+    assert_eq!(e.code, 422);
+}
+
+#[tokio::test]
+async fn watcher_resumes_after_disconnect_without_relisting() {
+    use kube::runtime::watcher::{self, Event};
+    let api = FakeApi::new();
+    let a = cms(&api.client());
+    a.create(&PostParams::default(), &cm("one", json!({})))
+        .await
+        .unwrap();
+    // Drive the watcher in a task so it keeps its watch open while the test acts.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut s = watcher::watcher(a.clone(), watcher::Config::default()).boxed();
+    let task = tokio::spawn(async move {
+        while let Some(e) = s.next().await {
+            let d = match e {
+                Ok(Event::Init) => "init".to_string(),
+                Ok(Event::InitDone) => "init-done".into(),
+                Ok(Event::Apply(o) | Event::InitApply(o)) => format!("apply {}", o.name_any()),
+                Ok(Event::Delete(o)) => format!("delete {}", o.name_any()),
+                Err(e) => format!("error {e}"),
+            };
+            if tx.send(d).is_err() {
+                break;
+            }
+        }
+    });
+    let mut next = async || {
+        tokio::time::timeout(DEADLINE, rx.recv())
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(
+        [next().await, next().await, next().await],
+        ["init", "apply one", "init-done"]
+    );
+    // Wait until the watch is open, then cut it; a write made meanwhile is not lost.
+    assert!(
+        api.wait_until(DEADLINE, |f| f
+            .count(&RequestFilter::default().verb("watch"))
+            == 1)
+            .await
+    );
+    api.disconnect_watches();
+    a.create(&PostParams::default(), &cm("two", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(
+        next().await,
+        "apply two",
+        "resumed from its resourceVersion, no relist"
+    );
+    assert_eq!(api.count(&RequestFilter::default().verb("list")), 1);
+    assert_eq!(api.count(&RequestFilter::default().verb("watch")), 2);
+    task.abort();
+}

@@ -10,7 +10,8 @@
 //! switch on simulated cluster controllers.
 //!
 //! Files: `store` (state and the write pipeline), `ssa` + `fields` (apply and ownership),
-//! `patch` (non-apply patches), `defaults` (built-in defaulting), `selector` (label/field
+//! `patch` (non-apply patches), `defaults` (built-in defaulting), `validate` (names,
+//! labels, immutable fields), `selector` (label/field
 //! selectors), `watch` (watch streams), `faults` (fault rules, seeded RNG), `http`
 //! (routing, the service, responses).
 
@@ -22,6 +23,7 @@ mod patch;
 mod selector;
 mod ssa;
 mod store;
+mod validate;
 mod watch;
 
 // Re-exports form the public API; not every test crate uses all of them.
@@ -477,6 +479,12 @@ impl FakeApi {
                 st.history_floor = e.rv;
             }
         }
+    }
+
+    /// Close every open watch stream, as when the API server restarts or a connection
+    /// drops; clients re-watch from their last resourceVersion.
+    pub fn disconnect_watches(&self) {
+        self.state().watchers.clear();
     }
 
     /// Drop the event history: watches from an older resourceVersion get 410 Gone.

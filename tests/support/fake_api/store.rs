@@ -15,6 +15,7 @@ use super::faults::{FaultRule, Rng};
 use super::patch;
 use super::selector::{FieldSelector, LabelSelector};
 use super::ssa::{self, Actor};
+use super::validate;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -154,6 +155,19 @@ impl KindInfo {
             status_subresource: v.pointer("/subresources/status").is_some(),
         })
     }
+    /// Kinds the API server compiles in (as opposed to custom resources, which e.g. do not
+    /// support strategic merge patch and need a resourceVersion on PUT).
+    pub fn is_builtin(&self) -> bool {
+        matches!(
+            self.group.as_str(),
+            "" | "apps"
+                | "policy"
+                | "coordination.k8s.io"
+                | "events.k8s.io"
+                | "apiextensions.k8s.io"
+        )
+    }
+
     pub fn api_version(&self) -> String {
         if self.group.is_empty() {
             self.version.clone()
@@ -583,6 +597,7 @@ impl State {
                 None => m.remove(f),
             };
         }
+        validate::normalize_secret(k, &mut new);
         defaults::apply(k, &mut new);
         if let Some(old) = old {
             let g = old
@@ -659,6 +674,7 @@ impl State {
         }
         meta_mut(&mut body).remove("managedFields");
         let mut new = self.prepare(k, &key, None, body, ctx.subresource.as_deref());
+        validate::object(k, &new)?;
         let uid = self.uid();
         let m = meta_mut(&mut new);
         m.insert("uid".into(), json!(uid));
@@ -707,6 +723,13 @@ impl State {
             .get(&key)
             .cloned()
             .ok_or_else(|| ApiError::not_found(k, name))?;
+        if !k.is_builtin() && meta_str(&body, "resourceVersion").is_none_or(str::is_empty) {
+            return Err(ApiError::invalid(
+                k,
+                name,
+                "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update",
+            ));
+        }
         self.write_existing(k, key, old, body, ctx, None)
     }
 
@@ -736,6 +759,14 @@ impl State {
                 None if ctx.subresource.is_some() => Err(ApiError::not_found(k, name)),
                 None => self.apply_create(k, key, &body, ctx).map(|v| (v, true)),
             };
+        }
+        if ptype == PatchType::Strategic && !k.is_builtin() {
+            return Err(ApiError::new(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: \
+                 application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+            ));
         }
         let Some(old) = old else {
             return Err(ApiError::not_found(k, name));
@@ -771,6 +802,7 @@ impl State {
         let finish = |merged: Value| self.prepare(k, &key, None, merged, None);
         let (mut new, ms) = ssa::apply(&live, &strip_meta(config), &actor, ctx.force, &finish)?;
         ssa::write_managers(&mut new, ms);
+        validate::object(k, &new)?;
         let uid = self.uid();
         let m = meta_mut(&mut new);
         m.insert("uid".into(), json!(uid));
@@ -825,6 +857,8 @@ impl State {
                 new
             }
         };
+        validate::object(k, &new)?;
+        validate::update(k, &old, &new)?;
         let deleting = old.pointer("/metadata/deletionTimestamp").is_some();
         if deleting {
             let before = finalizers(&old);
