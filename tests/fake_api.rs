@@ -2125,3 +2125,44 @@ async fn watcher_resumes_after_disconnect_without_relisting() {
     assert_eq!(api.count(&RequestFilter::default().verb("watch")), 2);
     task.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_and_an_idle_watcher() {
+    let api = FakeApi::new();
+    let c = api.client();
+    let start = api.resource_version();
+    // A watcher nobody reads while writers run: writers must not wait for it.
+    let mut idle = cms(&c)
+        .watch(
+            &WatchParams::default().disable_bookmarks(),
+            &start.to_string(),
+        )
+        .await
+        .unwrap()
+        .boxed();
+    let mut tasks = Vec::new();
+    for t in 0..4 {
+        let a = cms(&c);
+        tasks.push(tokio::spawn(async move {
+            for i in 0..50 {
+                a.create(&PostParams::default(), &cm(&format!("t{t}-{i}"), json!({})))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    tokio::time::timeout(DEADLINE, futures::future::join_all(tasks))
+        .await
+        .expect("writers finish without waiting for the watcher");
+    assert_eq!(api.resource_version(), start + 200);
+    // Every version exactly once, in order.
+    let mut last = start;
+    for _ in 0..200 {
+        let WatchEvent::Added(o) = next_event(&mut idle).await else {
+            panic!("only ADDED expected");
+        };
+        let rv: u64 = o.resource_version().unwrap().parse().unwrap();
+        assert_eq!(rv, last + 1);
+        last = rv;
+    }
+}

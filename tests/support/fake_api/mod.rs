@@ -9,6 +9,25 @@
 //! Tests can act on the state directly as "another actor", inject faults, count requests and
 //! switch on simulated cluster controllers.
 //!
+//! ```ignore
+//! let fake = FakeApi::new();
+//! fake.register(KindInfo::new("stateless.dev", "v1alpha1", "StatelessService", "statelessservices").with_status());
+//! fake.simulate_deployment_controller(true);
+//! let client = fake.client();            // hand to the controller under test
+//! // ... run, then wait by polling with a deadline:
+//! assert!(fake.wait_until(Duration::from_secs(5), |f| f.get(&ResourceRef::of::<Deployment>(), Some("default"), "web").is_some()).await);
+//! fake.reset_requests();
+//! // ... let it reach steady state, then:
+//! assert_eq!(fake.writes_except_events(), 0);
+//! ```
+//!
+//! Not modelled (see each file for details): namespace existence and namespace deletion
+//! cascading; schema validation and pruning of unknown fields (built-in or CRD); admission;
+//! `resourceVersion`/`resourceVersionMatch` on GET/LIST (always the latest state); list
+//! snapshots across pages (later pages are read from the current state); graceful pod
+//! deletion; per-kind field-selector support lists (any dotted path is accepted);
+//! authentication/authorization (no 401/403 unless injected); protobuf and CBOR.
+//!
 //! Files: `store` (state and the write pipeline), `ssa` + `fields` (apply and ownership),
 //! `patch` (non-apply patches), `defaults` (built-in defaulting), `validate` (names,
 //! labels, immutable fields), `selector` (label/field

@@ -211,16 +211,13 @@ pub(crate) fn update_ownership(old: &Value, new: &Value, a: &Actor) -> Vec<Manag
     }
     let mut set: FieldSet = mine.union(&changed).cloned().collect();
     set.retain(|p| !removed.contains(p));
-    let time = if changed.is_empty() && removed.is_empty() {
-        None
-    } else {
-        Some(a.now.clone())
-    };
+    // The entry's time moves only when the write changes something (no-ops keep it).
+    let changes = !changed.is_empty() || !removed.is_empty();
     if found {
         for m in ms.iter_mut() {
             if m.same_owner(&a.manager, "Update", a.sub()) {
-                if m.set != set || time.is_some() {
-                    m.time = time.clone().or(m.time.clone());
+                if changes {
+                    m.time = Some(a.now.clone());
                 }
                 m.set = set.clone();
             }
