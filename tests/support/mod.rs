@@ -1,0 +1,4 @@
+//! Test support shared by integration tests and benches.
+#![allow(dead_code)]
+
+pub mod fake_api;
