@@ -65,7 +65,8 @@ pub fn parse(text: &str) -> Option<Millis> {
             let exp = u32::try_from(-decimal_exp).ok()?;
             // Beyond 10^38 every non-zero value rounds up to 1 milli.
             value = match 10i128.checked_pow(exp) {
-                Some(divisor) => (value + divisor - 1) / divisor,
+                // Rounded up without `value + divisor - 1`, which overflows near 2^127.
+                Some(divisor) => value / divisor + i128::from(value % divisor != 0),
                 None => i128::from(value > 0),
             };
         }
@@ -141,6 +142,11 @@ mod tests {
         assert_eq!(parse("0.1m"), Some(Millis(1)));
         assert_eq!(parse("1e-9"), Some(Millis(1)));
         assert_eq!(parse("0.0000"), Some(Millis(0)));
+        // Scaled mantissa near 2^127 with a 10^38 divisor: rounding must not overflow.
+        assert_eq!(
+            parse("0.00000000000000000000100000000000000000000Ei"),
+            Some(Millis(2))
+        );
     }
 
     #[test]

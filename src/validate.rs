@@ -21,6 +21,8 @@ use crate::quantity;
 pub const MAX_CONFIG_BYTES: usize = 1024 * 1024 - 16 * 1024;
 /// Longest StatelessService name: it is the `stateless.dev/service` label value (63 at most).
 pub const MAX_NAME_LENGTH: usize = 63;
+/// Largest user or group id the API server accepts in a pod's securityContext (2^31 - 1).
+pub const MAX_ID: i64 = i32::MAX as i64;
 
 /// One problem with a StatelessService, at a field path such as `spec.storage.accessMode`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -200,6 +202,15 @@ fn check_env(spec: &StatelessServiceSpec, errors: &mut Vec<FieldError>) {
             errors.push(FieldError::new(
                 path,
                 "environment variable names must not contain '='",
+            ));
+        } else if !var.name.bytes().all(|c| (b' '..=b'~').contains(&c)) {
+            // The API server rejects the Deployment otherwise (relaxed env var name rule).
+            errors.push(FieldError::new(
+                path,
+                format!(
+                    "{:?}: environment variable names must consist of printable ASCII characters",
+                    var.name
+                ),
             ));
         } else if !seen.insert(var.name.as_str()) {
             errors.push(FieldError::new(
@@ -401,13 +412,19 @@ fn check_storage(spec: &StatelessServiceSpec, errors: &mut Vec<FieldError>) {
             ),
         ));
     }
-    if let Some(class) = &storage.storage_class_name
-        && class.is_empty()
-    {
-        errors.push(FieldError::new(
-            "spec.storage.storageClassName",
-            "must not be empty; omit it to use the cluster's default class",
-        ));
+    if let Some(class) = &storage.storage_class_name {
+        if class.is_empty() {
+            errors.push(FieldError::new(
+                "spec.storage.storageClassName",
+                "must not be empty; omit it to use the cluster's default class",
+            ));
+        } else if class.len() > 253 || !class.split('.').all(is_dns_label) {
+            // The API server rejects the claim otherwise.
+            errors.push(FieldError::new(
+                "spec.storage.storageClassName",
+                format!("{class:?}: a storage class name is a DNS subdomain (lowercase letters, digits, '-' and '.')"),
+            ));
+        }
     }
     check_mount_path("spec.storage.mountPath", &storage.mount_path, errors);
     if spec.replicas > 1 && storage.access_mode != AccessMode::ReadWriteMany {
@@ -440,24 +457,29 @@ fn check_pod_security(spec: &StatelessServiceSpec, errors: &mut Vec<FieldError>)
     let Some(security) = &spec.pod_security else {
         return;
     };
-    if let Some(uid) = security.run_as_user
-        && uid < 1
-    {
-        errors.push(FieldError::new(
-            "spec.podSecurity.runAsUser",
-            format!("must be 1 or more (pods never run as root), not {uid}"),
-        ));
+    if let Some(uid) = security.run_as_user {
+        if uid < 1 {
+            errors.push(FieldError::new(
+                "spec.podSecurity.runAsUser",
+                format!("must be 1 or more (pods never run as root), not {uid}"),
+            ));
+        } else if uid > MAX_ID {
+            errors.push(FieldError::new(
+                "spec.podSecurity.runAsUser",
+                format!("must be at most {MAX_ID}, not {uid}"),
+            ));
+        }
     }
     for (field, value) in [
         ("runAsGroup", security.run_as_group),
         ("fsGroup", security.fs_group),
     ] {
         if let Some(v) = value
-            && v < 0
+            && !(0..=MAX_ID).contains(&v)
         {
             errors.push(FieldError::new(
                 format!("spec.podSecurity.{field}"),
-                format!("must be 0 or more, not {v}"),
+                format!("must be between 0 and {MAX_ID}, not {v}"),
             ));
         }
     }
@@ -696,6 +718,25 @@ mod tests {
             "{e:?}"
         );
         assert!(has(&e, "spec.podSecurity.fsGroup"), "{e:?}");
+        // The API server accepts ids up to 2^31 - 1 only.
+        let e = errors(
+            json!({"image": "x", "podSecurity": {"runAsUser": 2147483648_i64, "runAsGroup": 2147483648_i64}}),
+        );
+        assert!(has(&e, "spec.podSecurity.runAsUser"), "{e:?}");
+        assert!(has(&e, "spec.podSecurity.runAsGroup"), "{e:?}");
+        let e =
+            errors(json!({"image": "x", "podSecurity": {"runAsUser": 2147483647, "fsGroup": 0}}));
+        assert!(e.is_empty(), "{e:?}");
+    }
+
+    #[test]
+    fn env_names_are_printable_ascii() {
+        let e = errors(
+            json!({"image": "x", "env": [{"name": "A b.c-1"}, {"name": "é"}, {"name": "A\nB"}]}),
+        );
+        assert!(!has(&e, "spec.env[0]"), "{e:?}");
+        assert!(has(&e, "spec.env[1].name"), "{e:?}");
+        assert!(has(&e, "spec.env[2].name"), "{e:?}");
     }
 
     #[test]
@@ -707,6 +748,12 @@ mod tests {
             has(&e, "spec.storage.storageClassName: must not be empty"),
             "{e:?}"
         );
+        for class in ["Fast", "fast ssd", "fast-", "a..b"] {
+            let e = errors(
+                json!({"image": "x", "replicas": 1, "storage": {"size": "1Gi", "mountPath": "/d", "storageClassName": class}}),
+            );
+            assert!(has(&e, "spec.storage.storageClassName"), "{class}: {e:?}");
+        }
         let long = format!("/{}", "a".repeat(MAX_PATH_LENGTH));
         let e = errors(
             json!({"image": "x", "replicas": 1, "storage": {"size": "1Gi", "mountPath": long}}),
