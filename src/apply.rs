@@ -560,9 +560,14 @@ impl Writer {
         Api::namespaced_with(self.client.clone(), namespace, &kind.api_resource())
     }
 
-    /// Sends the plan's writes in order; stops at the first failure.
-    pub async fn execute(&self, namespace: &str, plan: &Plan) -> Result<Executed, Error> {
-        let mut done = Executed::default();
+    /// Sends the plan's writes in order, recording each in `done`; stops at the first failure
+    /// (what was done before it stays recorded, so the caller can tell progress from none).
+    pub async fn execute(
+        &self,
+        namespace: &str,
+        plan: &Plan,
+        done: &mut Executed,
+    ) -> Result<(), Error> {
         for step in &plan.steps {
             match step {
                 Step::Apply(d) => {
@@ -626,7 +631,7 @@ impl Writer {
                 }
             }
         }
-        Ok(done)
+        Ok(())
     }
 
     /// Writes the status through the status subresource (a merge patch of the whole status,

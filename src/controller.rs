@@ -78,6 +78,14 @@ pub struct Context {
     failures: Mutex<HashMap<(String, String), u32>>,
 }
 
+impl Context {
+    fn forget_failures(&self, namespace: &str, name: &str) {
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.remove(&(namespace.to_string(), name.to_string()));
+        }
+    }
+}
+
 /// The child watches' label selector: only what this operator manages is cached.
 pub fn managed_selector() -> String {
     format!("{LABEL_MANAGED_BY}={MANAGER}")
@@ -283,20 +291,18 @@ pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Actio
         ));
         return finish(&ctx, service, &observed, None, outcome).await;
     }
-    let executed = match ctx.writer.execute(&namespace, &plan).await {
-        Ok(executed) => executed,
-        Err(e) if e.needs_human() => {
-            return finish(
-                &ctx,
-                service,
-                &observed,
-                None,
-                Outcome::Rejected(e.to_string()),
-            )
-            .await;
+    let mut executed = apply::Executed::default();
+    if let Err(e) = ctx.writer.execute(&namespace, &plan, &mut executed).await {
+        if e.needs_human() {
+            let outcome = Outcome::Rejected(e.to_string());
+            return finish(&ctx, service, &observed, None, outcome).await;
         }
-        Err(e) => return Err(e),
-    };
+        if executed.writes > 0 {
+            // Some writes went through: backoff is for making no progress, so start it afresh.
+            ctx.forget_failures(&namespace, &name);
+        }
+        return Err(e);
+    }
     for (violation, managers) in &executed.removed {
         let by = if managers.is_empty() {
             "an unknown field manager".to_string()
@@ -391,9 +397,10 @@ async fn finish(
         ctx.writer.patch_status(service, &new).await?;
         announce_transitions(ctx, service, previous, &new).await;
     }
-    if let Ok(mut failures) = ctx.failures.lock() {
-        failures.remove(&(service.namespace().unwrap_or_default(), service.name_any()));
-    }
+    ctx.forget_failures(
+        &service.namespace().unwrap_or_default(),
+        &service.name_any(),
+    );
     let ready = new
         .conditions
         .iter()

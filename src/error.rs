@@ -92,10 +92,21 @@ impl Error {
         )
     }
 
-    /// The least time to wait before retrying: throttling asks for a longer pause.
+    /// The least time to wait before retrying: throttling waits as long as the API server asks
+    /// (`Retry-After`), and at least 2 s.
     pub fn minimum_backoff(&self) -> Duration {
-        match self.category() {
-            "throttled" => Duration::from_secs(10),
+        match self {
+            Error::Kube {
+                source: kube::Error::Api(status),
+                ..
+            } if status.code == 429 => {
+                let asked = status
+                    .details
+                    .as_ref()
+                    .map(|d| u64::from(d.retry_after_seconds))
+                    .unwrap_or(0);
+                Duration::from_secs(asked.clamp(2, 60))
+            }
             _ => Duration::from_millis(500),
         }
     }

@@ -76,7 +76,11 @@ pub fn start(fake: &FakeApi, settings: Settings) -> Operator {
 }
 
 /// Starts an operator with a client and optional leader election.
-pub fn start_with(client: kube::Client, settings: Settings, leader: Option<LeaderConfig>) -> Operator {
+pub fn start_with(
+    client: kube::Client,
+    settings: Settings,
+    leader: Option<LeaderConfig>,
+) -> Operator {
     let shutdown = CancellationToken::new();
     let metrics = Metrics::new();
     let options = RunOptions {
@@ -84,7 +88,12 @@ pub fn start_with(client: kube::Client, settings: Settings, leader: Option<Leade
         leader,
         metrics_addr: "127.0.0.1:0".to_string(),
     };
-    let task = tokio::spawn(runner::run_with(client, options, metrics.clone(), shutdown.clone()));
+    let task = tokio::spawn(runner::run_with(
+        client,
+        options,
+        metrics.clone(),
+        shutdown.clone(),
+    ));
     Operator {
         shutdown,
         task,
@@ -104,7 +113,8 @@ pub fn service(name: &str, spec: Value) -> Value {
 
 /// Creates a StatelessService as a user would.
 pub fn create(fake: &FakeApi, name: &str, spec: Value) -> Value {
-    fake.create(&ssvc(), service(name, spec)).expect("create StatelessService")
+    fake.create(&ssvc(), service(name, spec))
+        .expect("create StatelessService")
 }
 
 /// Reads a child or the service.
@@ -163,5 +173,8 @@ pub fn metric(metrics: &Metrics, name: &str) -> f64 {
 
 /// Reconciles finished so far.
 pub fn reconciles(metrics: &Metrics) -> f64 {
-    metric(metrics, "stateless_operator_reconcile_duration_seconds_count")
+    metric(
+        metrics,
+        "stateless_operator_reconcile_duration_seconds_count",
+    )
 }
