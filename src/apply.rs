@@ -153,7 +153,7 @@ pub fn needs_apply(desired: &Value, live: &Value) -> bool {
             .and_then(|a| a.get(ANNOTATION_DESIRED_HASH))
             .cloned()
     };
-    hash(desired) != hash(live) || !contains(desired, live, None)
+    hash(desired) != hash(live) || !differences(desired, live).is_empty()
 }
 
 /// Keys that identify items of the associative lists the operator writes, in the order they
@@ -165,45 +165,119 @@ fn is_quantity_context(key: Option<&str>, parent: Option<&str>) -> bool {
     matches!(key, Some("sizeLimit" | "storage")) || matches!(parent, Some("limits" | "requests"))
 }
 
-/// Does `live` hold every field of `desired` with the same value?
-fn contains(desired: &Value, live: &Value, key: Option<&str>) -> bool {
-    contains_in(desired, live, key, None)
+/// A desired field the live object lacks or holds with another value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Difference {
+    /// Where, e.g. `spec.template.spec.containers[name=app].image`.
+    pub path: String,
+    /// The value the operator wants.
+    pub desired: Value,
+    /// The value the live object has (`None`: absent).
+    pub live: Option<Value>,
 }
 
-fn contains_in(desired: &Value, live: &Value, key: Option<&str>, parent: Option<&str>) -> bool {
+/// Every desired field that the live object lacks or holds with another value (extra live
+/// fields, set by the API server or other tools, are not differences). The desired-hash
+/// annotation is bookkeeping and not compared here.
+pub fn differences(desired: &Value, live: &Value) -> Vec<Difference> {
+    let mut out = Vec::new();
+    let mut desired = desired.clone();
+    if let Some(a) = desired
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        a.remove(ANNOTATION_DESIRED_HASH);
+    }
+    collect(&desired, Some(live), None, None, String::new(), &mut out);
+    out
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn collect(
+    desired: &Value,
+    live: Option<&Value>,
+    key: Option<&str>,
+    parent: Option<&str>,
+    path: String,
+    out: &mut Vec<Difference>,
+) {
+    let differ = |out: &mut Vec<Difference>| {
+        out.push(Difference {
+            path: path.clone(),
+            desired: desired.clone(),
+            live: live.cloned(),
+        })
+    };
     match (desired, live) {
-        (Value::Object(d), Value::Object(l)) => d.iter().all(|(k, dv)| match l.get(k) {
-            Some(lv) => contains_in(dv, lv, Some(k), key),
-            // An empty desired map or list equals an absent one (the server drops them).
-            None => is_empty(dv),
-        }),
-        (Value::Array(d), Value::Array(l)) => {
+        // An empty desired map or list equals an absent one (the server drops them).
+        (d, None | Some(Value::Null)) => {
+            if !is_empty(d) {
+                differ(out);
+            }
+        }
+        (Value::Object(d), Some(Value::Object(l))) => {
+            for (k, dv) in d {
+                collect(dv, l.get(k), Some(k), key, join(&path, k), out);
+            }
+        }
+        (Value::Array(d), Some(Value::Array(l))) => {
             let keyed = d
                 .first()
                 .and_then(|item| LIST_KEYS.iter().find(|k| item.get(**k).is_some()));
             match keyed {
                 // Associative list: each desired item must be present; items others added
                 // are theirs (the contract check handles the ones that matter).
-                Some(list_key) => d.iter().all(|item| {
-                    l.iter()
-                        .find(|li| li.get(*list_key) == item.get(*list_key))
-                        .is_some_and(|li| contains_in(item, li, key, parent))
-                }),
+                Some(list_key) => {
+                    for item in d {
+                        let id = item.get(*list_key).cloned().unwrap_or(Value::Null);
+                        let found = l.iter().find(|li| li.get(*list_key) == Some(&id));
+                        let id_text = id
+                            .as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| id.to_string());
+                        let item_path = format!("{path}[{list_key}={id_text}]");
+                        collect(item, found, key, parent, item_path, out);
+                    }
+                }
                 // Atomic list: same length, same items in order.
                 None => {
-                    d.len() == l.len()
-                        && d.iter()
-                            .zip(l)
-                            .all(|(dv, lv)| contains_in(dv, lv, key, parent))
+                    let mut inner = Vec::new();
+                    if d.len() == l.len() {
+                        for (i, (dv, lv)) in d.iter().zip(l).enumerate() {
+                            collect(
+                                dv,
+                                Some(lv),
+                                key,
+                                parent,
+                                format!("{path}[{i}]"),
+                                &mut inner,
+                            );
+                        }
+                    }
+                    if d.len() != l.len() || !inner.is_empty() {
+                        differ(out);
+                    }
                 }
             }
         }
-        (Value::String(d), Value::String(l)) if d != l => {
-            is_quantity_context(key, parent) && quantity::same_value(d, l)
+        (Value::String(d), Some(Value::String(l))) if d != l => {
+            if !(is_quantity_context(key, parent) && quantity::same_value(d, l)) {
+                differ(out);
+            }
         }
-        (Value::Null, _) => true,
-        (d, Value::Null) => is_empty(d),
-        (d, l) => d == l,
+        (Value::Null, _) => {}
+        (d, Some(l)) => {
+            if d != l {
+                differ(out);
+            }
+        }
     }
 }
 
@@ -698,5 +772,296 @@ fn update_params() -> PatchParams {
     PatchParams {
         field_manager: Some(FIELD_MANAGER.to_string()),
         ..PatchParams::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment() -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "ns", "labels": {"a": "b"}},
+            "spec": {
+                "replicas": 2,
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                "template": {"spec": {
+                    "containers": [{
+                        "name": "app", "image": "x",
+                        "args": ["--a", "--b"],
+                        "resources": {"requests": {"cpu": "0.5", "memory": "1Gi"}},
+                        "volumeMounts": [{"name": "scratch", "mountPath": "/tmp"}],
+                        "securityContext": {"readOnlyRootFilesystem": true, "capabilities": {"drop": ["ALL"]}}
+                    }],
+                    "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "64Mi"}}]
+                }}
+            }
+        })
+    }
+
+    /// What a server returns: defaults added, quantities canonicalised, our annotation kept.
+    fn live_of(desired: &Value) -> Value {
+        let mut live = desired.clone();
+        live["metadata"]["uid"] = json!("u1");
+        live["metadata"]["resourceVersion"] = json!("7");
+        live["spec"]["revisionHistoryLimit"] = json!(10);
+        let c = &mut live["spec"]["template"]["spec"]["containers"][0];
+        c["terminationMessagePath"] = json!("/dev/termination-log");
+        c["resources"]["requests"]["cpu"] = json!("500m");
+        c["resources"]["requests"]["memory"] = json!("1024Mi");
+        live
+    }
+
+    #[test]
+    fn server_defaults_and_canonical_quantities_are_not_changes() {
+        let desired = stamp(ChildKind::Deployment, deployment()).object;
+        let live = live_of(&desired);
+        assert_eq!(differences(&desired, &live), vec![]);
+        assert!(!needs_apply(&desired, &live));
+    }
+
+    #[test]
+    fn a_new_intent_is_a_change_even_when_fields_match() {
+        let old = stamp(ChildKind::Deployment, deployment()).object;
+        let mut changed = deployment();
+        changed["metadata"]["labels"] = json!({});
+        let new = stamp(ChildKind::Deployment, changed).object;
+        // The live object still has the old label: SSA must run to remove it.
+        assert!(needs_apply(&new, &live_of(&old)));
+    }
+
+    #[test]
+    fn drift_is_found_with_its_path() {
+        let desired = stamp(ChildKind::Deployment, deployment()).object;
+        let mut live = live_of(&desired);
+        live["spec"]["replicas"] = json!(5);
+        live["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"] =
+            json!(false);
+        live["spec"]["template"]["spec"]["containers"][0]["args"] = json!(["--a"]);
+        let paths: Vec<String> = differences(&desired, &live)
+            .into_iter()
+            .map(|d| d.path)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.replicas",
+                "spec.template.spec.containers[name=app].args",
+                "spec.template.spec.containers[name=app].securityContext.readOnlyRootFilesystem",
+            ]
+        );
+        assert!(needs_apply(&desired, &live));
+    }
+
+    #[test]
+    fn items_others_add_to_keyed_lists_are_not_drift() {
+        let desired = stamp(ChildKind::Deployment, deployment()).object;
+        let mut live = live_of(&desired);
+        live["spec"]["template"]["spec"]["volumes"]
+            .as_array_mut()
+            .unwrap()
+            .insert(0, json!({"name": "extra", "emptyDir": {}}));
+        assert!(
+            !needs_apply(&desired, &live),
+            "the contract check removes these, not apply"
+        );
+        live["spec"]["template"]["spec"]["volumes"] = json!([{"name": "extra", "emptyDir": {}}]);
+        assert!(
+            needs_apply(&desired, &live),
+            "our own volume missing is drift"
+        );
+    }
+
+    #[test]
+    fn missing_and_empty_values() {
+        let desired = json!({"a": {}, "b": [], "c": null, "d": {"e": 1}});
+        assert!(differences(&desired, &json!({"d": {"e": 1}})).is_empty());
+        let diffs = differences(&desired, &json!({}));
+        assert_eq!(diffs.len(), 1);
+        assert_eq!(diffs[0].path, "d");
+        assert_eq!(diffs[0].live, None);
+    }
+
+    #[test]
+    fn quantities_compare_by_value_only_where_they_are_quantities() {
+        let d = json!({"data": {"size": "1k"}, "resources": {"limits": {"memory": "1Gi"}}});
+        let l = json!({"data": {"size": "1000"}, "resources": {"limits": {"memory": "1024Mi"}}});
+        let paths: Vec<String> = differences(&d, &l).into_iter().map(|x| x.path).collect();
+        assert_eq!(paths, ["data.size"]);
+    }
+
+    #[test]
+    fn contract_violations_find_every_foreign_addition() {
+        let desired = deployment();
+        let mut live = live_of(&desired);
+        let pod = &mut live["spec"]["template"]["spec"];
+        pod["volumes"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "host", "hostPath": {"path": "/"}}));
+        pod["initContainers"] = json!([{"name": "init", "image": "i"}]);
+        pod["containers"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "side", "image": "s"}));
+        let app = &mut pod["containers"][0];
+        app["volumeMounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "host", "mountPath": "/host"}));
+        app["securityContext"]["capabilities"]["add"] = json!(["SYS_ADMIN"]);
+        let found = contract_violations(&desired, &live);
+        let what: Vec<&str> = found.iter().map(|v| v.what.as_str()).collect();
+        assert_eq!(
+            what,
+            [
+                "volume \"host\" (hostPath)",
+                "container \"side\"",
+                "init container \"init\"",
+                "volume mount \"/host\" in container app",
+                "added capabilities [\"SYS_ADMIN\"] in container app",
+            ]
+        );
+        assert!(contract_violations(&desired, &live_of(&desired)).is_empty());
+    }
+
+    #[test]
+    fn removal_patch_tests_then_removes_from_the_end() {
+        let v = |pointer: &str, name: &str| Violation {
+            what: name.to_string(),
+            pointer: pointer.to_string(),
+            test: ("name".to_string(), json!(name)),
+            managed_path: vec![],
+        };
+        let ops = removal_patch(&[
+            v("/spec/template/spec/volumes/2", "a"),
+            v("/spec/template/spec/volumes/10", "b"),
+        ]);
+        assert_eq!(
+            ops,
+            vec![
+                json!({"op": "test", "path": "/spec/template/spec/volumes/10/name", "value": "b"}),
+                json!({"op": "remove", "path": "/spec/template/spec/volumes/10"}),
+                json!({"op": "test", "path": "/spec/template/spec/volumes/2/name", "value": "a"}),
+                json!({"op": "remove", "path": "/spec/template/spec/volumes/2"}),
+            ]
+        );
+    }
+
+    #[test]
+    fn managers_are_found_by_field_path() {
+        let managed = json!([
+            {"manager": "stateless-operator", "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:volumes": {"k:{\"name\":\"scratch\"}": {}}}}}}},
+            {"manager": "intruder", "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:volumes": {"k:{\"name\":\"host\"}": {".": {}}}}}}}}
+        ]);
+        let path: Vec<String> = ["f:spec", "f:template", "f:spec", "f:volumes"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([key_json("name", &json!("host"))])
+            .collect();
+        assert_eq!(managers_of(&managed, &path), ["intruder"]);
+    }
+
+    #[test]
+    fn ownership_rules() {
+        let owned = json!({"ownerReferences": [{"kind": "StatelessService", "name": "web", "uid": "u1", "controller": true}]});
+        assert_eq!(ownership(&owned, "web", "u1"), Ownership::Ours);
+        assert!(
+            matches!(ownership(&owned, "web", "u2"), Ownership::Foreign(r) if r.contains("uid u1"))
+        );
+        let labelled = json!({"labels": {LABEL_MANAGED_BY: MANAGER, LABEL_SERVICE: "web"}});
+        assert_eq!(
+            ownership(&labelled, "web", "u1"),
+            Ownership::Ours,
+            "re-adopted"
+        );
+        assert!(matches!(
+            ownership(&labelled, "other", "u1"),
+            Ownership::Foreign(_)
+        ));
+        assert!(matches!(
+            ownership(&json!({}), "web", "u1"),
+            Ownership::Foreign(_)
+        ));
+    }
+
+    fn child(kind: ChildKind, name: &str) -> Desired {
+        stamp(
+            kind,
+            json!({"metadata": {"name": name, "ownerReferences": [{"uid": "u1", "controller": true}]}, "data": {"k": "v"}}),
+        )
+    }
+
+    #[test]
+    fn plan_creates_what_is_missing_and_skips_what_matches() {
+        let cm = child(ChildKind::ConfigMap, "web-config");
+        let secret = child(ChildKind::Secret, "web-secret");
+        let observed = BTreeMap::from([(ChildKind::ConfigMap, cm.object.clone())]);
+        let plan = plan(vec![cm, secret.clone()], &observed, "web", "u1");
+        assert_eq!(plan.steps, vec![Step::Apply(secret)]);
+        assert!(plan.conflicts.is_empty());
+    }
+
+    #[test]
+    fn plan_writes_nothing_when_a_name_is_taken() {
+        let cm = child(ChildKind::ConfigMap, "web-config");
+        let secret = child(ChildKind::Secret, "web-secret");
+        let observed = BTreeMap::from([(
+            ChildKind::Secret,
+            json!({"metadata": {"name": "web-secret"}}),
+        )]);
+        let plan = plan(vec![cm, secret], &observed, "web", "u1");
+        assert!(plan.steps.is_empty());
+        assert_eq!(plan.conflicts.len(), 1);
+        assert!(plan.conflicts[0].starts_with("Secret web-secret: "));
+    }
+
+    #[test]
+    fn plan_deletes_an_unwanted_budget_of_ours_only() {
+        let ours = json!({"metadata": {"name": "web", "ownerReferences": [{"uid": "u1", "controller": true}]}});
+        let plan1 = plan(
+            vec![],
+            &BTreeMap::from([(ChildKind::DisruptionBudget, ours)]),
+            "web",
+            "u1",
+        );
+        assert_eq!(
+            plan1.steps,
+            vec![Step::Delete {
+                kind: ChildKind::DisruptionBudget,
+                name: "web".into()
+            }]
+        );
+        let theirs = json!({"metadata": {"name": "web"}});
+        let plan2 = plan(
+            vec![],
+            &BTreeMap::from([(ChildKind::DisruptionBudget, theirs)]),
+            "web",
+            "u1",
+        );
+        assert!(plan2.steps.is_empty());
+    }
+
+    #[test]
+    fn stamping_is_stable_and_ignores_the_previous_stamp() {
+        let a = stamp(
+            ChildKind::ConfigMap,
+            json!({"metadata": {"name": "x"}, "data": {"k": "v"}}),
+        );
+        let b = stamp(
+            ChildKind::ConfigMap,
+            json!({"metadata": {"name": "x"}, "data": {"k": "v"}}),
+        );
+        assert_eq!(a, b);
+        let c = stamp(
+            ChildKind::ConfigMap,
+            json!({"metadata": {"name": "x"}, "data": {"k": "w"}}),
+        );
+        assert_ne!(
+            a.object["metadata"]["annotations"],
+            c.object["metadata"]["annotations"]
+        );
+        assert_eq!(a.name, "x");
     }
 }

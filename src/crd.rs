@@ -160,6 +160,7 @@ pub struct EnvVar {
     /// Variable name.
     #[schemars(length(min = 1, max = 4096))]
     #[x_kube(validation = Rule::new("!self.contains('=')").message("environment variable names must not contain '='"))]
+    #[x_kube(validation = Rule::new("self.matches('^[ -~]*$')").message("environment variable names must consist of printable ASCII characters"))]
     pub name: String,
     /// Variable value (empty when omitted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -294,6 +295,7 @@ pub struct StorageSpec {
     /// Storage class of the claim (the cluster default when omitted). Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')").message("a storage class name is a DNS subdomain (lowercase letters, digits, '-' and '.')"))]
     pub storage_class_name: Option<String>,
     /// Access mode of the claim. Immutable. ReadWriteMany is required for more than one replica.
     #[serde(default)]
@@ -402,15 +404,15 @@ impl ScratchMedium {
 pub struct PodSecurity {
     /// User id of the container processes; must not be 0 (pods never run as root).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 2147483647))]
     pub run_as_user: Option<i64>,
     /// Primary group id of the container processes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = 2147483647))]
     pub run_as_group: Option<i64>,
     /// Group that owns mounted volumes (so the data volume is writable by the pod).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = 2147483647))]
     pub fs_group: Option<i64>,
 }
 

@@ -32,6 +32,12 @@ enum Command {
     },
     /// Run the controller: reconcile StatelessServices on the cluster until SIGTERM.
     Run(RunArgs),
+    /// Show what `run` would change on the cluster for the StatelessServices in a file.
+    /// Exit status: 0 no changes, 1 changes, 2 error.
+    Diff {
+        /// A YAML file with one or more StatelessServices, or `-` for standard input.
+        file: PathBuf,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -151,6 +157,7 @@ fn main() -> ExitCode {
         },
         Command::Render { file } => render_command(&file),
         Command::Run(args) => run_command(args),
+        Command::Diff { file } => diff_command(&file),
     }
 }
 
@@ -171,6 +178,53 @@ fn read_input(file: &PathBuf) -> Result<(String, String), render::RenderError> {
             error,
         })?;
         Ok((name, text))
+    }
+}
+
+fn diff_command(file: &PathBuf) -> ExitCode {
+    let services = match read_input(file)
+        .map_err(|e| vec![e])
+        .and_then(|(name, text)| render::parse_manifests(&name, &text))
+    {
+        Ok(services) => services,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        let client = kube::Client::try_default().await.map_err(|e| {
+            format!("cannot connect to a cluster: {e} (set KUBECONFIG or ~/.kube/config)")
+        })?;
+        stateless_operator::diff::diff(&client, &services)
+            .await
+            .map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(diffs) => {
+            print!("{}", stateless_operator::diff::format(&diffs));
+            if diffs.iter().all(|d| d.changes.is_empty()) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 

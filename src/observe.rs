@@ -179,3 +179,16 @@ fn insert<T: Serialize>(
     }
     Ok(())
 }
+
+impl Observed {
+    /// Reads every child from the API server, bypassing caches (for `diff`, which has none).
+    pub async fn read_all(client: &Client, namespace: &str, service: &str) -> Result<Self, Error> {
+        Ok(Observed {
+            deployment: fetch(client, namespace, &names::deployment(service)).await?,
+            config_map: fetch(client, namespace, &names::config_map(service)).await?,
+            secret: fetch(client, namespace, &names::secret(service)).await?,
+            claim: fetch(client, namespace, &names::claim(service)).await?,
+            budget: fetch(client, namespace, &names::disruption_budget(service)).await?,
+        })
+    }
+}

@@ -468,6 +468,18 @@ const CASES: &[Case] = &[
         expect: ("spec.env[0].name", "must not contain '='"),
     },
     Case {
+        rule: "env name printable ASCII",
+        changes: &[("/spec/env/0/name", r#""A\u0007B""#)],
+        old_changes: None,
+        expect: ("spec.env[0].name", "printable ASCII"),
+    },
+    Case {
+        rule: "storage class is a DNS subdomain",
+        changes: &[("/spec/storage/storageClassName", r#""Fast_SSD""#)],
+        old_changes: None,
+        expect: ("spec.storage.storageClassName", "DNS subdomain"),
+    },
+    Case {
         rule: "storage size positive",
         changes: &[("/spec/storage/size", r#""0""#)],
         old_changes: None,

@@ -1,0 +1,95 @@
+//! `diff` against the fake API: a preview that agrees with what `run` then does.
+
+mod support;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use serde_json::json;
+use stateless_operator::crd::StatelessService;
+use stateless_operator::diff::{diff, format};
+use support::fake_api::ResourceRef;
+use support::operator::*;
+
+fn file_service(spec: serde_json::Value) -> StatelessService {
+    serde_json::from_value(service("web", spec)).unwrap()
+}
+
+#[tokio::test]
+async fn previews_creation_then_nothing_once_converged_then_drift() {
+    let fake = cluster();
+    let spec = json!({"image": "x", "replicas": 2, "secret": {"generate": [{"key": "token", "length": 16}]}});
+    let client = fake.client();
+
+    let before = diff(&client, &[file_service(spec.clone())]).await.unwrap();
+    let text = format(&before);
+    assert!(
+        text.contains("+ create StatelessService apps/web"),
+        "{text}"
+    );
+    for kind in [
+        "ConfigMap apps/web-config",
+        "Secret apps/web-secret",
+        "Deployment apps/web",
+        "PodDisruptionBudget apps/web",
+    ] {
+        assert!(text.contains(&format!("+ create {kind}")), "{kind}: {text}");
+    }
+    assert_eq!(fake.writes(), 0, "diff never writes");
+
+    let op = start(&fake, settings());
+    create(&fake, "web", spec.clone());
+    eventually(&fake, "web Ready", 20, |f| is_ready(f, "web")).await;
+    op.stop().await.unwrap();
+
+    let same = diff(&client, &[file_service(spec.clone())]).await.unwrap();
+    assert_eq!(format(&same), "StatelessService apps/web: no changes\n");
+
+    // Someone scales by hand; the file also asks for a new image.
+    fake.merge_patch(
+        &ResourceRef::of::<Deployment>(),
+        Some(NS),
+        "web",
+        "kubectl",
+        json!({"spec": {"replicas": 5}}),
+        false,
+    )
+    .unwrap();
+    let mut changed = spec.clone();
+    changed["image"] = json!("y");
+    let drift = diff(&client, &[file_service(changed)]).await.unwrap();
+    let text = format(&drift);
+    assert!(text.contains("~ update Deployment apps/web"), "{text}");
+    assert!(text.contains("spec.replicas: 5 -> 2"), "{text}");
+    assert!(
+        text.contains("spec.template.spec.containers[name=app].image: \"x\" -> \"y\""),
+        "{text}"
+    );
+    assert!(!text.contains("Secret"), "the secret is unchanged: {text}");
+
+    // A paused service would get no writes.
+    let mut paused = spec;
+    paused["paused"] = json!(true);
+    let none = diff(&client, &[file_service(paused)]).await.unwrap();
+    assert!(none[0].changes.is_empty());
+}
+
+#[tokio::test]
+async fn conflicts_and_secret_values_are_reported_without_values() {
+    let fake = cluster();
+    fake.create(
+        &ResourceRef::of::<k8s_openapi::api::core::v1::Secret>(),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "web-secret", "namespace": NS},
+               "data": {"token": "c2VjcmV0LXZhbHVlLTE2Y2g="}}),
+    )
+    .unwrap();
+    let d = diff(
+        &fake.client(),
+        &[file_service(
+            json!({"image": "x", "secret": {"generate": [{"key": "token", "length": 16}]}}),
+        )],
+    )
+    .await
+    .unwrap();
+    let text = format(&d);
+    assert!(text.contains("! conflict: Secret web-secret"), "{text}");
+    assert!(!text.contains("c2VjcmV0"), "{text}");
+}
