@@ -216,12 +216,16 @@ fn collect(
         })
     };
     match (desired, live) {
-        // An empty desired map or list equals an absent one (the server drops them).
+        // An empty desired map or list equals an absent one (the server drops them), and so
+        // does a zero value the server's Go types omit.
         (d, None | Some(Value::Null)) => {
-            if !is_empty(d) {
+            if !is_empty(d) && !dropped_by_server(key, d) {
                 differ(out);
             }
         }
+        // Zero means "the default" for these probe fields; the server stores the default.
+        (Value::Number(n), Some(_))
+            if n.as_i64() == Some(0) && key.is_some_and(|k| PROBE_DEFAULTED.contains(&k)) => {}
         (Value::Object(d), Some(Value::Object(l))) => {
             for (k, dv) in d {
                 collect(dv, l.get(k), Some(k), key, join(&path, k), out);
@@ -278,6 +282,41 @@ fn collect(
                 differ(out);
             }
         }
+    }
+}
+
+/// Boolean fields of the core types that Go serializes with `omitempty` (they are not
+/// pointers): the API server never returns them as `false`.
+const OMITEMPTY_BOOLS: [&str; 7] = [
+    "readOnly",
+    "hostNetwork",
+    "hostPID",
+    "hostIPC",
+    "stdin",
+    "stdinOnce",
+    "tty",
+];
+
+/// Probe fields where 0 is replaced by a default (or omitted) by the API server.
+const PROBE_DEFAULTED: [&str; 5] = [
+    "initialDelaySeconds",
+    "timeoutSeconds",
+    "periodSeconds",
+    "successThreshold",
+    "failureThreshold",
+];
+
+/// True for a desired zero value the API server does not store: `false` in an `omitempty`
+/// boolean, an empty string in an `omitempty` string field, a defaulted probe zero. Without this
+/// rule such a field would look like drift for ever and be re-applied on every pass.
+fn dropped_by_server(key: Option<&str>, desired: &Value) -> bool {
+    match desired {
+        Value::Bool(false) => key.is_some_and(|k| OMITEMPTY_BOOLS.contains(&k)),
+        Value::String(s) => s.is_empty(),
+        Value::Number(n) => {
+            n.as_i64() == Some(0) && key.is_some_and(|k| PROBE_DEFAULTED.contains(&k))
+        }
+        _ => false,
     }
 }
 
@@ -881,6 +920,25 @@ mod tests {
         assert_eq!(diffs.len(), 1);
         assert_eq!(diffs[0].path, "d");
         assert_eq!(diffs[0].live, None);
+    }
+
+    #[test]
+    fn zero_values_the_server_drops_are_not_drift() {
+        let desired = json!({"spec": {"hostNetwork": false, "containers": [{"name": "app",
+            "env": [{"name": "E", "value": ""}],
+            "volumeMounts": [{"name": "v", "mountPath": "/tmp", "readOnly": false}],
+            "readinessProbe": {"periodSeconds": 0, "initialDelaySeconds": 0, "tcpSocket": {"port": 1}}}]}});
+        let live = json!({"spec": {"containers": [{"name": "app",
+            "env": [{"name": "E"}],
+            "volumeMounts": [{"name": "v", "mountPath": "/tmp"}],
+            "readinessProbe": {"periodSeconds": 10, "timeoutSeconds": 1, "tcpSocket": {"port": 1}}}]}});
+        assert_eq!(differences(&desired, &live), vec![]);
+        // A pointer boolean (no omitempty) that is missing is still drift.
+        let d = json!({"securityContext": {"readOnlyRootFilesystem": false}});
+        assert_eq!(differences(&d, &json!({"securityContext": {}})).len(), 1);
+        // And a true that became false is drift.
+        let d = json!({"readOnly": true});
+        assert_eq!(differences(&d, &json!({})).len(), 1);
     }
 
     #[test]

@@ -111,16 +111,35 @@ async fn steady_state_and_resync_issue_zero_writes() {
     s.resync = Duration::from_secs(1);
     let op = start(&fake, s);
     for name in ["a", "b", "c"] {
+        // Quantities the server re-spells (0.5 -> 500m, 1024Mi -> 1Gi), zero values it drops
+        // (readOnly: false, empty env values) and probe zeros it defaults must not look like
+        // drift.
         create(
             &fake,
             name,
-            json!({"image": "x", "replicas": 2, "config": {"data": {"k": "v"}}}),
+            json!({"image": "x", "replicas": 2, "config": {"data": {"k": "v"}},
+                   "env": [{"name": "EMPTY", "value": ""}],
+                   "resources": {"requests": {"cpu": "0.5", "memory": "1024Mi"}},
+                   "readinessProbe": {"tcpSocket": {"port": 80}, "periodSeconds": 0},
+                   "storage": {"size": "2048Mi", "accessMode": "ReadWriteMany", "mountPath": "/data"}}),
         );
     }
     eventually(&fake, "all Ready", 20, |f| {
         ["a", "b", "c"].iter().all(|n| is_ready(f, n))
     })
     .await;
+    // The fake re-spelled what the server re-spells: the comparisons below are exercised.
+    let live = get::<Deployment>(&fake, "a").unwrap();
+    let app = &live["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        app["resources"]["requests"],
+        json!({"cpu": "500m", "memory": "1Gi"})
+    );
+    assert!(app["env"][0].get("value").is_none());
+    assert!(app["volumeMounts"][0].get("readOnly").is_none());
+    assert_eq!(app["readinessProbe"]["periodSeconds"], 10);
+    let claim = get::<PersistentVolumeClaim>(&fake, "a-data").unwrap();
+    assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "2Gi");
     // Let in-flight reconciles (triggered by our own writes) settle, then count from zero.
     let before = reconciles(&op.metrics);
     reconciled(&fake, &op, before, 3.0).await;
