@@ -125,7 +125,7 @@ fn canonical_quantity(q: &str) -> String {
         && (int.chars().chain(frac.chars())).all(|c| c.is_ascii_digit())
     {
         let millis: u64 = format!("{int}{frac:0<3}").parse().unwrap_or(0);
-        return if millis % 1000 == 0 {
+        return if millis.is_multiple_of(1000) {
             format!("{}", millis / 1000)
         } else {
             format!("{millis}m")
@@ -135,7 +135,7 @@ fn canonical_quantity(q: &str) -> String {
     for (i, suffix) in SUFFIXES.iter().enumerate() {
         if let Some(n) = q.strip_suffix(suffix).and_then(|n| n.parse::<u64>().ok()) {
             let (mut n, mut i) = (n, i);
-            while n >= 1024 && n % 1024 == 0 && i + 1 < SUFFIXES.len() {
+            while n >= 1024 && n.is_multiple_of(1024) && i + 1 < SUFFIXES.len() {
                 n /= 1024;
                 i += 1;
             }
