@@ -167,7 +167,14 @@ kubectl wait --for=condition=Ready ssvc --all --all-namespaces --timeout="$WAIT_
 kubectl get ssvc --all-namespaces
 
 log "Running the cluster tests (cargo test -- --ignored)"
+# The cluster tests run their own operator in-process, scoped to their namespaces. The installed
+# operator watches every namespace and would reconcile the same objects as a second, unelected
+# writer (two writers could each generate a secret value), so it stands aside meanwhile.
+kubectl -n "$OPERATOR_NAMESPACE" scale "deployment/$RELEASE" --replicas=0
+kubectl -n "$OPERATOR_NAMESPACE" wait --for=delete pod -l "$OPERATOR_PODS" --timeout="$WAIT_TIMEOUT" || true
 KUBECONFIG="$KUBECONFIG" cargo test --locked -- --ignored
+kubectl -n "$OPERATOR_NAMESPACE" scale "deployment/$RELEASE" --replicas=2
+kubectl -n "$OPERATOR_NAMESPACE" rollout status "deployment/$RELEASE" --timeout="$WAIT_TIMEOUT"
 
 log "Pod deletion keeps the data volume"
 # A service with storage is one that owns a <name>-data PVC; take the first.
