@@ -68,18 +68,9 @@ pub const MAX_SECRET_LENGTH: i32 = 4096;
         .message("storage cannot be removed once set: the claim holds the service's data (delete the StatelessService instead; reclaimPolicy decides what happens to the data)")
         .field_path(".storage")
         .reason(kube::core::Reason::FieldValueForbidden),
-    validation = Rule::new("!(has(self.config) && has(self.config.mountPath) && has(self.secret) && has(self.secret.mountPath)) || !(self.config.mountPath == self.secret.mountPath || self.config.mountPath.startsWith(self.secret.mountPath + '/') || self.secret.mountPath.startsWith(self.config.mountPath + '/'))")
-        .message("config.mountPath and secret.mountPath overlap: each mount needs its own directory")
-        .field_path(".secret.mountPath")
-        .reason(kube::core::Reason::FieldValueInvalid),
-    validation = Rule::new("!(has(self.config) && has(self.config.mountPath) && has(self.storage)) || !(self.config.mountPath == self.storage.mountPath || self.config.mountPath.startsWith(self.storage.mountPath + '/') || self.storage.mountPath.startsWith(self.config.mountPath + '/'))")
-        .message("config.mountPath and storage.mountPath overlap: each mount needs its own directory")
-        .field_path(".storage.mountPath")
-        .reason(kube::core::Reason::FieldValueInvalid),
-    validation = Rule::new("!(has(self.secret) && has(self.secret.mountPath) && has(self.storage)) || !(self.secret.mountPath == self.storage.mountPath || self.secret.mountPath.startsWith(self.storage.mountPath + '/') || self.storage.mountPath.startsWith(self.secret.mountPath + '/'))")
-        .message("secret.mountPath and storage.mountPath overlap: each mount needs its own directory")
-        .field_path(".storage.mountPath")
-        .reason(kube::core::Reason::FieldValueInvalid),
+    validation = overlap_rule("config", "secret"),
+    validation = overlap_rule("config", "storage"),
+    validation = overlap_rule("secret", "storage"),
 )]
 pub struct StatelessServiceSpec {
     /// Container image to run, e.g. `ghcr.io/acme/web:1.4.2`. Required.
@@ -414,6 +405,35 @@ pub struct PodSecurity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 2147483647))]
     pub fs_group: Option<i64>,
+}
+
+/// The rule that `<first>.mountPath` and `<second>.mountPath` do not overlap (one equal to or
+/// below the other). `storage.mountPath` is required inside `storage`, the others are optional.
+fn overlap_rule(first: &str, second: &str) -> Rule {
+    let present = |f: &str| {
+        if f == "storage" {
+            format!("has(self.{f})")
+        } else {
+            format!("has(self.{f}) && has(self.{f}.mountPath)")
+        }
+    };
+    let (a, b) = (
+        format!("self.{first}.mountPath"),
+        format!("self.{second}.mountPath"),
+    );
+    Rule::new(format!(
+        "!({} && {}) || !({a} == {b} || {a}.startsWith({b} + '/') || {b}.startsWith({a} + '/'))",
+        present(first),
+        present(second)
+    ))
+    .message(
+        format!(
+            "{first}.mountPath and {second}.mountPath overlap: each mount needs its own directory"
+        )
+        .as_str(),
+    )
+    .field_path(format!(".{second}.mountPath"))
+    .reason(kube::core::Reason::FieldValueInvalid)
 }
 
 fn mount_path_rule() -> Rule {
