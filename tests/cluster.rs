@@ -26,7 +26,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use stateless_operator::leader::LeaderConfig;
 use support::cluster::*;
@@ -525,7 +525,7 @@ async fn cluster_steady_state_makes_zero_writes() {
     web["secret"] =
         json!({"generate": [{"key": "token", "length": 32}], "mountPath": "/var/run/web"});
     web["ports"] = json!([{"name": "http", "containerPort": 8080}, {"name": "dns", "containerPort": 5353, "protocol": "UDP"}]);
-    web["env"] = json!([{"name": "MODE", "value": "test"}, {"name": "EMPTY"}]);
+    web["env"] = json!([{"name": "MODE", "value": "test"}, {"name": "UNSET"}, {"name": "EMPTY", "value": ""}]);
     web["resources"] =
         json!({"requests": {"cpu": "0.05", "memory": "16Mi"}, "limits": {"memory": "0.0625Gi"}});
     web["scratch"] = json!({"sizeLimit": "0.5Gi"});
@@ -661,17 +661,16 @@ async fn cluster_drift_is_reverted() {
 #[ignore = "needs a cluster: set KUBECONFIG"]
 async fn cluster_foreign_object_is_never_taken_over() {
     let env = Env::setup("foreign").await;
-    let cm: ConfigMap = serde_json::from_value(json!({
+    let foreign: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
         "metadata": {"name": "web-config", "labels": {"team": "other"}},
         "data": {"theirs": "1"},
     }))
     .unwrap();
     let created = env
         .api(&ar::<ConfigMap>())
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(serde_json::to_value(&cm).unwrap()).unwrap(),
-        )
+        .create(&PostParams::default(), &foreign)
         .await
         .expect("create the foreign ConfigMap");
     let op = env.start("foreign");
@@ -810,15 +809,15 @@ async fn cluster_reclaim_policy_decides_what_deletion_keeps() {
     env.delete("drop").await;
     // The garbage collector works asynchronously.
     env.eventually("owned children garbage-collected", 120, async || {
-        env.get::<Deployment>("keep").await.is_none()
-            && env.get::<Deployment>("drop").await.is_none()
-            && env.get::<ConfigMap>("keep-config").await.is_none()
-            && env.get::<Secret>("drop-secret").await.is_none()
+        env.gone::<Deployment>("keep").await
+            && env.gone::<Deployment>("drop").await
+            && env.gone::<ConfigMap>("keep-config").await
+            && env.gone::<Secret>("drop-secret").await
     })
     .await;
     // A claim in use is only removed once its pods are gone (kubernetes.io/pvc-protection).
     env.eventually("drop-data deleted", 240, async || {
-        env.absent::<PersistentVolumeClaim>("drop-data").await
+        env.gone::<PersistentVolumeClaim>("drop-data").await
     })
     .await;
     let still = env
@@ -1034,12 +1033,20 @@ async fn cluster_scale() {
     let ready_deadline = Duration::from_secs(300.max(3 * count as u64));
     let mut ready_in = None;
     let mut ready = 0;
+    let mut not_ready = String::new();
     while started.elapsed() < ready_deadline {
         let svcs = list().await;
         ready = count_where(&svcs, &|s| is_ready(s));
         if ready == count {
             ready_in = Some(started.elapsed());
             break;
+        }
+        if let Some(s) = svcs.iter().find(|s| !is_ready(s)) {
+            not_ready = format!(
+                "{}: {:?}",
+                s["metadata"]["name"],
+                condition(s, "Ready").map(|c| c.message)
+            );
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
@@ -1072,7 +1079,8 @@ async fn cluster_scale() {
             t.as_secs_f64()
         ),
         None => eprintln!(
-            "all Ready in                           n/a: {ready}/{count} Ready after {} s (pods cannot run here?)",
+            "all Ready in                           n/a: {ready}/{count} Ready after {} s \
+             (pods cannot run here, or the operator does not report Ready; e.g. {not_ready})",
             ready_deadline.as_secs()
         ),
     }

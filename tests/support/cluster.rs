@@ -457,6 +457,11 @@ impl Env {
         }
     }
 
+    /// True when a read shows the object does not exist (false on any error: for polling).
+    pub async fn gone<K: Resource<DynamicType = ()>>(&self, name: &str) -> bool {
+        matches!(self.try_get(&ar::<K>(), name).await, Ok(None))
+    }
+
     /// Lists the objects of a kind in the namespace.
     pub async fn list_as(&self, ar: &ApiResource) -> Vec<Value> {
         match timeout(self.api(ar).list(&ListParams::default())).await {
