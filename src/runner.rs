@@ -58,6 +58,17 @@ impl RunError {
     }
 }
 
+/// Aborts a task when dropped, unless it was taken out first.
+struct AbortOnDrop<T>(Option<tokio::task::JoinHandle<T>>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
+}
+
 /// Resolves on SIGTERM or SIGINT.
 async fn termination() {
     #[cfg(unix)]
@@ -121,6 +132,10 @@ pub async fn run_with(
         None => leader::always_leader(metrics.clone(), shutdown.clone()),
     };
 
+    // If this future is dropped (the task aborted) the election stops with it, without
+    // releasing the Lease: from the cluster's point of view that is a crash, and followers take
+    // over when the Lease expires. Only the graceful path below releases it.
+    let mut leader_task = AbortOnDrop(Some(leader_task));
     while !shutdown.is_cancelled() {
         // A follower stands by, ready to take over: that is its healthy state.
         let _ = ready_tx.send(true);
@@ -152,6 +167,9 @@ pub async fn run_with(
     }
     let _ = ready_tx.send(false);
     shutdown.cancel();
+    let Some(leader_task) = leader_task.0.take() else {
+        return Ok(());
+    };
     match tokio::time::timeout(Duration::from_secs(10), leader_task).await {
         Ok(Ok(Err(e))) => tracing::warn!(error = %e, "leader election did not shut down cleanly"),
         Ok(Err(e)) => tracing::warn!(error = %e, "leader election task failed"),

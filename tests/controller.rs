@@ -714,19 +714,31 @@ async fn only_the_leader_writes_and_a_follower_takes_over() {
         "the follower never reconciles"
     );
 
-    // The leader dies without releasing; the follower takes over within the lease duration.
+    // The leader dies without releasing the Lease (the task is aborted: no graceful path runs);
+    // the follower takes over once it expires, within the lease duration plus its retry pause.
+    let lease_holder = |f: &FakeApi| {
+        f.get(
+            &ResourceRef::new("coordination.k8s.io", "v1", "leases"),
+            Some("default"),
+            "stateless-operator-leader",
+        )
+        .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_string))
+    };
     one.kill();
     let start = tokio::time::Instant::now();
+    assert_eq!(
+        lease_holder(&fake).as_deref(),
+        Some("one"),
+        "a crash releases nothing"
+    );
     let metrics = two.metrics.clone();
     eventually(&fake, "two leads", 10, move |_| {
         metric(&metrics, "stateless_operator_leader") == 1.0
     })
     .await;
-    assert!(
-        start.elapsed() < Duration::from_secs(5),
-        "took over in {:?}",
-        start.elapsed()
-    );
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(5), "took over in {took:?}");
+    assert_eq!(lease_holder(&fake).as_deref(), Some("two"));
     fake.merge_patch(
         &ssvc(),
         Some(NS),
