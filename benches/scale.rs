@@ -109,7 +109,12 @@ fn spec(i: usize) -> Value {
     let image = format!("registry.example/team-{}/app:{}", i % 17, 1 + i % 5);
     let config = |keys: usize| {
         let data: BTreeMap<String, String> = (0..keys)
-            .map(|k| (format!("key-{k}.conf"), format!("setting_{k} = value {i}-{k}\n")))
+            .map(|k| {
+                (
+                    format!("key-{k}.conf"),
+                    format!("setting_{k} = value {i}-{k}\n"),
+                )
+            })
             .collect();
         data
     };
@@ -303,7 +308,11 @@ async fn all_ready(fake: &FakeApi, n: usize, deadline: Instant) -> bool {
             return true;
         }
         if Instant::now() >= deadline {
-            eprintln!("   {} services not Ready, e.g. {}", pending.len(), pending[0]);
+            eprintln!(
+                "   {} services not Ready, e.g. {}",
+                pending.len(),
+                pending[0]
+            );
             return false;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -383,7 +392,10 @@ impl Row {
             "\nN = {}{}: requests until all Ready, by verb and resource (lease requests: {}):",
             self.n,
             if self.unrelated > 0 {
-                format!(" with {0} unrelated Secrets + {0} ConfigMaps", self.unrelated)
+                format!(
+                    " with {0} unrelated Secrets + {0} ConfigMaps",
+                    self.unrelated
+                )
             } else {
                 String::new()
             },
@@ -430,11 +442,7 @@ fn print_tables(rows: &[Row]) {
             "| {} | {} | {}{:.1} | {} | {} | {} | {} | {:.2} | {:.0} | {:.1} | {:.1} | {:.1} |",
             r.n,
             r.unrelated,
-            if r.resync_converged {
-                ""
-            } else {
-                "NOT DONE "
-            },
+            if r.resync_converged { "" } else { "NOT DONE " },
             r.resync_secs,
             r.resync_reconciles,
             r.resync_writes,
@@ -501,7 +509,12 @@ fn cpu_secs() -> f64 {
     // The command name may contain spaces; fields after it are fixed.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // After ")" come field 3 (state) onwards: utime is field 14, stime field 15.
     (ticks(11) + ticks(12)) / 100.0
 }
