@@ -11,8 +11,9 @@
 //! - memory: peak RSS (VmHWM, reset per run through `/proc/self/clear_refs`), the RSS growth
 //!   from before the operator started to after convergence divided by N (fake children +
 //!   operator caches), and the operator's own share: RSS with the re-synced second operator
-//!   minus RSS with no operator running, divided by N. `malloc_trim` runs before each RSS
-//!   reading so that memory glibc keeps for reuse does not count.
+//!   minus RSS with no operator running, divided by N (`malloc_trim` runs before each RSS
+//!   reading so that memory glibc keeps for reuse counts less), and the same difference in
+//!   live heap bytes from a counting global allocator, which is exact.
 //!
 //! A last run adds unrelated (unlabelled) Secrets and ConfigMaps to the fake and shows that they
 //! are neither listed nor watched by the operator and do not change its memory.
@@ -36,8 +37,53 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use serde_json::{Value, json};
 use stateless_operator::controller::Settings;
 use stateless_operator::leader::LeaderConfig;
-use support::fake_api::{FakeApi, RequestRecord, ResourceRef};
+use support::fake_api::{FakeApi, RequestFilter, RequestRecord, ResourceRef};
 use support::operator::{self, NS, Operator, cluster, metric, reconciles, ssvc};
+
+/// Counts live heap bytes, so the operator's share of memory can be read exactly (RSS also
+/// holds freed memory the allocator keeps and the fake's own growth).
+struct Counting;
+
+static LIVE: std::sync::atomic::AtomicIsize = std::sync::atomic::AtomicIsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only a counter is added.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let p = unsafe { std::alloc::System.alloc(layout) };
+        if !p.is_null() {
+            LIVE.fetch_add(layout.size() as isize, std::sync::atomic::Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size() as isize, std::sync::atomic::Ordering::Relaxed);
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let p = unsafe { std::alloc::System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            LIVE.fetch_add(layout.size() as isize, std::sync::atomic::Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        let p = unsafe { std::alloc::System.realloc(ptr, layout, new) };
+        if !p.is_null() {
+            LIVE.fetch_add(
+                new as isize - layout.size() as isize,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn live_heap() -> f64 {
+    LIVE.load(std::sync::atomic::Ordering::Relaxed) as f64
+}
 
 /// How long one phase may take before the run is reported as not converged.
 const PHASE_LIMIT: Duration = Duration::from_secs(900);
@@ -191,6 +237,13 @@ struct Row {
     total_kib_per_service: f64,
     operator_kib_per_service: f64,
     operator_mib: f64,
+    /// Live heap bytes held by the re-synced operator, per service and in total.
+    heap_kib_per_service: f64,
+    heap_mib: f64,
+    /// Live heap growth from before the operator started to after convergence, per service.
+    total_heap_kib_per_service: f64,
+    /// Per kind: (objects, mean JSON bytes, mean JSON bytes of their managedFields).
+    object_sizes: Vec<(&'static str, usize, f64, f64)>,
     /// Every list/watch of Secrets and ConfigMaps carried the managed-by label selector.
     labelled_watches: bool,
 }
@@ -213,6 +266,7 @@ async fn run(n: usize, unrelated: usize) -> Row {
     trim();
     reset_peak();
     let rss_before = rss_kib("VmRSS");
+    let heap_before = live_heap();
     let cpu_before = cpu_secs();
 
     // Phase 1: convergence from nothing.
@@ -235,12 +289,15 @@ async fn run(n: usize, unrelated: usize) -> Row {
     fake.reset_requests();
     trim();
     row.total_kib_per_service = (rss_kib("VmRSS") as f64 - rss_before as f64) / n as f64;
+    row.total_heap_kib_per_service = (live_heap() - heap_before) / 1024.0 / n as f64;
+    row.object_sizes = object_sizes(&fake);
 
     // Phase 2: a full re-sync by a restarted operator.
     op.stop().await.expect("operator stops cleanly");
     fake.reset_requests();
     trim();
     let rss_without = rss_kib("VmRSS");
+    let heap_without = live_heap();
     let cpu_before = cpu_secs();
     let started = Instant::now();
     let op = start(&fake, "bench-2");
@@ -265,6 +322,9 @@ async fn run(n: usize, unrelated: usize) -> Row {
     row.labelled_watches &= labelled(&requests);
     fake.reset_requests();
     trim();
+    let heap = live_heap() - heap_without;
+    row.heap_kib_per_service = heap / 1024.0 / n as f64;
+    row.heap_mib = heap / 1024.0 / 1024.0;
     let operator_kib = rss_kib("VmRSS") as f64 - rss_without as f64;
     row.operator_kib_per_service = operator_kib / n as f64;
     row.operator_mib = operator_kib / 1024.0;
@@ -302,6 +362,12 @@ fn create_unrelated(fake: &FakeApi, count: usize) {
 /// not read again (nothing changes their spec), which keeps polling cheap at large N.
 async fn all_ready(fake: &FakeApi, n: usize, deadline: Instant) -> bool {
     let mut pending: Vec<String> = (0..n).map(service_name).collect();
+    // Each service gets one `Ready` event when it first becomes Ready: until there are N
+    // events, counting them (a scan of the request log) is far cheaper than reading N objects.
+    let events = RequestFilter::default().resource("events").verb("create");
+    while fake.count(&events) < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     loop {
         pending.retain(|name| !ready(fake, name));
         if pending.is_empty() {
@@ -350,6 +416,42 @@ async fn settle(op: &Operator) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Mean JSON size of each kind the operator caches, as stored in the fake.
+fn object_sizes(fake: &FakeApi) -> Vec<(&'static str, usize, f64, f64)> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+    [
+        ("StatelessService", ssvc()),
+        ("Deployment", ResourceRef::of::<Deployment>()),
+        ("ConfigMap", ResourceRef::of::<ConfigMap>()),
+        ("Secret", ResourceRef::of::<Secret>()),
+        ("PersistentVolumeClaim", ResourceRef::of::<PersistentVolumeClaim>()),
+        ("PodDisruptionBudget", ResourceRef::of::<PodDisruptionBudget>()),
+    ]
+    .into_iter()
+    .map(|(kind, res)| {
+        let objects: Vec<Value> = fake
+            .list(&res, Some(NS))
+            .into_iter()
+            .filter(|o| {
+                // Only what the operator watches: its own children (and every service).
+                kind == "StatelessService"
+                    || o.pointer("/metadata/labels/app.kubernetes.io~1managed-by")
+                        == Some(&json!("stateless-operator"))
+            })
+            .collect();
+        let count = objects.len().max(1) as f64;
+        let size: usize = objects.iter().map(|o| o.to_string().len()).sum();
+        let managed: usize = objects
+            .iter()
+            .map(|o| o.pointer("/metadata/managedFields").map_or(0, |m| m.to_string().len()))
+            .sum();
+        (kind, objects.len(), size as f64 / count, managed as f64 / count)
+    })
+    .collect()
 }
 
 fn count_requests(requests: &[RequestRecord], row: &mut Row) {
@@ -404,6 +506,10 @@ impl Row {
         for ((verb, resource), count) in &self.by_verb_resource {
             println!("  {verb:>8} {resource:<36} {count:>8}");
         }
+        println!("  objects watched by the operator: mean JSON size (of which managedFields):");
+        for (kind, count, size, managed) in &self.object_sizes {
+            println!("  {kind:>22} {count:>6} x {size:>6.0} B ({managed:.0} B)");
+        }
     }
 }
 
@@ -434,12 +540,12 @@ fn print_tables(rows: &[Row]) {
     }
     println!("\n### Re-sync after convergence (operator restarted) and memory\n");
     println!(
-        "| N | unrelated | re-sync (s) | reconciles | writes | GETs | lists | CPU ms / reconcile | peak RSS (MiB) | RSS growth / service (KiB) | operator (MiB) | operator / service (KiB) |"
+        "| N | unrelated | re-sync (s) | reconciles | writes | GETs | lists | CPU ms / reconcile | peak RSS (MiB) | RSS growth / service (KiB) | heap growth / service (KiB) | operator RSS (MiB) | operator RSS / service (KiB) | operator heap (MiB) | operator heap / service (KiB) |"
     );
-    println!("|{}", "---|".repeat(12));
+    println!("|{}", "---|".repeat(15));
     for r in rows {
         println!(
-            "| {} | {} | {}{:.1} | {} | {} | {} | {} | {:.2} | {:.0} | {:.1} | {:.1} | {:.1} |",
+            "| {} | {} | {}{:.1} | {} | {} | {} | {} | {:.2} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
             r.n,
             r.unrelated,
             if r.resync_converged { "" } else { "NOT DONE " },
@@ -451,16 +557,21 @@ fn print_tables(rows: &[Row]) {
             1000.0 * r.resync_cpu_secs / r.resync_reconciles.max(1.0),
             r.peak_rss_kib as f64 / 1024.0,
             r.total_kib_per_service,
+            r.total_heap_kib_per_service,
             r.operator_mib,
             r.operator_kib_per_service,
+            r.heap_mib,
+            r.heap_kib_per_service,
         );
     }
     println!(
         "\nCPU and memory are the whole process: operator, fake API server and this harness.\n\
          RSS growth / service: RSS after convergence minus before the operator started (the fake\n\
          already held the N StatelessServices), over N: children and statuses in the fake, its\n\
-         watch history, and the operator's caches. Operator: RSS with the re-synced second\n\
-         operator running minus RSS with none, over N. Every RSS is read after malloc_trim(0).\n\
+         watch history, and the operator's caches. Operator RSS: RSS with the re-synced second\n\
+         operator running minus RSS with none, over N; every RSS is read after malloc_trim(0).\n\
+         Operator heap: the same difference in live heap bytes (counting allocator), which is\n\
+         not blurred by memory the allocator keeps after the re-sync's transient peaks.\n\
          Writes exclude the Lease renewals of leader election (events count as writes)."
     );
 }
@@ -468,14 +579,14 @@ fn print_tables(rows: &[Row]) {
 fn print_unrelated(baseline: &Row, with: &Row) {
     println!(
         "\nUnrelated objects: N = {} with {} unlabelled Secrets and {} ConfigMaps (2 KiB each, \
-         about {:.0} MiB as JSON): operator memory {:.1} MiB vs {:.1} MiB without them; every \
+         about {:.0} MiB as JSON): operator heap {:.1} MiB vs {:.1} MiB without them; every \
          list/watch of Secrets and ConfigMaps carried labelSelector={}: {}",
         with.n,
         with.unrelated,
         with.unrelated,
         with.unrelated as f64 * 2.0 * 2.6 / 1024.0,
-        with.operator_mib,
-        baseline.operator_mib,
+        with.heap_mib,
+        baseline.heap_mib,
         stateless_operator::controller::managed_selector(),
         if with.labelled_watches && baseline.labelled_watches {
             "yes"
