@@ -242,8 +242,9 @@ struct Row {
     heap_mib: f64,
     /// Live heap growth from before the operator started to after convergence, per service.
     total_heap_kib_per_service: f64,
-    /// Per kind: (objects, mean JSON bytes, mean JSON bytes of their managedFields).
-    object_sizes: Vec<(&'static str, usize, f64, f64)>,
+    /// Per kind: (objects, mean JSON bytes, mean JSON bytes of their managedFields, mean
+    /// heap bytes of the stripped typed object).
+    object_sizes: Vec<(&'static str, usize, f64, f64, f64)>,
     /// Every list/watch of Secrets and ConfigMaps carried the managed-by label selector.
     labelled_watches: bool,
 }
@@ -255,7 +256,15 @@ async fn run(n: usize, unrelated: usize) -> Row {
     // enough for a controller that keeps up (kept as is, like a real API server's window).
     create_unrelated(&fake, unrelated);
     for i in 0..n {
-        operator::create(&fake, &service_name(i), spec(i));
+        let mut manifest = operator::service(&service_name(i), spec(i));
+        if i % 2 == 0 {
+            // Half the services were applied with `kubectl apply`, which keeps a copy.
+            let copy = manifest.to_string();
+            manifest["metadata"]["annotations"] =
+                json!({"kubectl.kubernetes.io/last-applied-configuration": copy});
+        }
+        fake.create(&ssvc(), manifest)
+            .expect("create StatelessService");
     }
     let mut row = Row {
         n,
@@ -295,6 +304,8 @@ async fn run(n: usize, unrelated: usize) -> Row {
     // Phase 2: a full re-sync by a restarted operator.
     op.stop().await.expect("operator stops cleanly");
     fake.reset_requests();
+    // The stopped operator's caches are freed by its tasks shortly after it returns.
+    quiet_heap().await;
     trim();
     let rss_without = rss_kib("VmRSS");
     let heap_without = live_heap();
@@ -355,6 +366,20 @@ fn create_unrelated(fake: &FakeApi, count: usize) {
                    "data": {"settings.yaml": blob}}),
         )
         .expect("create unrelated ConfigMap");
+    }
+}
+
+/// Waits until the live heap has not changed by more than 64 KiB for a second (at most 10 s).
+async fn quiet_heap() {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = live_heap();
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = live_heap();
+        if (now - last).abs() < 65536.0 {
+            return;
+        }
+        last = now;
     }
 }
 
@@ -419,7 +444,7 @@ async fn settle(op: &Operator) {
 }
 
 /// Mean JSON size of each kind the operator caches, as stored in the fake.
-fn object_sizes(fake: &FakeApi) -> Vec<(&'static str, usize, f64, f64)> {
+fn object_sizes(fake: &FakeApi) -> Vec<(&'static str, usize, f64, f64, f64)> {
     use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::api::core::v1::PersistentVolumeClaim;
     use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -428,8 +453,14 @@ fn object_sizes(fake: &FakeApi) -> Vec<(&'static str, usize, f64, f64)> {
         ("Deployment", ResourceRef::of::<Deployment>()),
         ("ConfigMap", ResourceRef::of::<ConfigMap>()),
         ("Secret", ResourceRef::of::<Secret>()),
-        ("PersistentVolumeClaim", ResourceRef::of::<PersistentVolumeClaim>()),
-        ("PodDisruptionBudget", ResourceRef::of::<PodDisruptionBudget>()),
+        (
+            "PersistentVolumeClaim",
+            ResourceRef::of::<PersistentVolumeClaim>(),
+        ),
+        (
+            "PodDisruptionBudget",
+            ResourceRef::of::<PodDisruptionBudget>(),
+        ),
     ]
     .into_iter()
     .map(|(kind, res)| {
@@ -444,14 +475,60 @@ fn object_sizes(fake: &FakeApi) -> Vec<(&'static str, usize, f64, f64)> {
             })
             .collect();
         let count = objects.len().max(1) as f64;
+        // Heap bytes of the typed objects as a cache holds them, stripped as the operator
+        // strips them (managedFields, last-applied annotation).
+        let before = live_heap();
+        let typed: Vec<Box<dyn std::any::Any>> = objects
+            .iter()
+            .map(|o| {
+                let mut o = o.clone();
+                if let Some(m) = o["metadata"].as_object_mut() {
+                    m.remove("managedFields");
+                    if let Some(a) = m.get_mut("annotations").and_then(Value::as_object_mut) {
+                        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+                    }
+                }
+                typed_object(kind, o)
+            })
+            .collect();
+        let stripped_heap = (live_heap() - before) / count;
+        drop(typed);
         let size: usize = objects.iter().map(|o| o.to_string().len()).sum();
         let managed: usize = objects
             .iter()
-            .map(|o| o.pointer("/metadata/managedFields").map_or(0, |m| m.to_string().len()))
+            .map(|o| {
+                o.pointer("/metadata/managedFields")
+                    .map_or(0, |m| m.to_string().len())
+            })
             .sum();
-        (kind, objects.len(), size as f64 / count, managed as f64 / count)
+        (
+            kind,
+            objects.len(),
+            size as f64 / count,
+            managed as f64 / count,
+            stripped_heap,
+        )
     })
     .collect()
+}
+
+/// Deserializes `o` into the type the operator caches for `kind`.
+fn typed_object(kind: &str, o: Value) -> Box<dyn std::any::Any> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+    use stateless_operator::crd::StatelessService;
+    fn de<T: serde::de::DeserializeOwned + 'static>(o: Value) -> Box<dyn std::any::Any> {
+        Box::new(serde_json::from_value::<T>(o).expect("stored object deserializes"))
+    }
+    match kind {
+        "StatelessService" => de::<StatelessService>(o),
+        "Deployment" => de::<Deployment>(o),
+        "ConfigMap" => de::<ConfigMap>(o),
+        "Secret" => de::<Secret>(o),
+        "PersistentVolumeClaim" => de::<PersistentVolumeClaim>(o),
+        _ => de::<PodDisruptionBudget>(o),
+    }
 }
 
 fn count_requests(requests: &[RequestRecord], row: &mut Row) {
@@ -506,10 +583,18 @@ impl Row {
         for ((verb, resource), count) in &self.by_verb_resource {
             println!("  {verb:>8} {resource:<36} {count:>8}");
         }
-        println!("  objects watched by the operator: mean JSON size (of which managedFields):");
-        for (kind, count, size, managed) in &self.object_sizes {
-            println!("  {kind:>22} {count:>6} x {size:>6.0} B ({managed:.0} B)");
+        println!(
+            "  objects watched by the operator: mean JSON size (of which managedFields), heap of the stripped typed object:"
+        );
+        let mut cache = 0.0;
+        for (kind, count, size, managed, heap) in &self.object_sizes {
+            println!("  {kind:>22} {count:>6} x {size:>6.0} B ({managed:>4.0} B) {heap:>6.0} B");
+            cache += *count as f64 * heap;
         }
+        println!(
+            "  expected cache heap: {:.1} KiB per service",
+            cache / 1024.0 / self.n.max(1) as f64
+        );
     }
 }
 

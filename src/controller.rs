@@ -143,8 +143,16 @@ pub async fn run_controller(
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
+    // Built by hand rather than with `Controller::new` so that the cache of services is
+    // stripped like the child caches.
+    let (main_reader, main_writer) = reflector::store();
+    let services = watcher(main_api, watcher::Config::default())
+        .default_backoff()
+        .modify(strip_unread)
+        .reflect(main_writer)
+        .applied_objects();
     let (retry_tx, retry_rx) = futures::channel::mpsc::unbounded();
-    let controller = Controller::new(main_api, watcher::Config::default())
+    let controller = Controller::for_stream(services, main_reader)
         .with_config(ControllerConfig::default().concurrency(settings.concurrency))
         .reconcile_on(retry_rx)
         .watches_stream(deployment_events, service_of)
@@ -278,14 +286,27 @@ where
         None => Api::all(client.clone()),
     };
     let (reader, writer) = reflector::store();
-    // managedFields are often the larger half of an object and reconcile never reads them.
     let stream = watcher(api, config.clone())
         .default_backoff()
-        .modify(|o: &mut K| o.managed_fields_mut().clear());
+        .modify(strip_unread);
     (
         reader,
         reflector::reflector(writer, stream).touched_objects(),
     )
+}
+
+/// Annotation `kubectl apply` (client-side) and tools built on it leave on what they apply: a
+/// full copy of the object as last applied.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Drops from a cached object what reconcile never reads: `managedFields` (half of a typical
+/// object: the benchmark measured 1.3 of 2.7 kB for a StatelessService, 2.7 of 5.7 kB for a
+/// Deployment) and the last-applied copy, which doubles a service applied with `kubectl apply`.
+fn strip_unread<K: Resource>(object: &mut K) {
+    object.managed_fields_mut().clear();
+    if let Some(annotations) = object.meta_mut().annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
 }
 
 /// Maps a child to its StatelessService by the `stateless.dev/service` label (the retained
@@ -603,6 +624,26 @@ mod tests {
         }
         let throttled = backoff(Duration::from_secs(10), 1);
         assert!(throttled >= Duration::from_secs(8));
+    }
+
+    #[test]
+    fn caches_drop_what_reconcile_never_reads() {
+        let mut cm = ConfigMap::default();
+        cm.metadata.managed_fields = Some(vec![Default::default()]);
+        cm.metadata.annotations = Some(
+            [
+                (LAST_APPLIED.to_string(), "{}".to_string()),
+                ("stateless.dev/desired-hash".to_string(), "abc".to_string()),
+            ]
+            .into(),
+        );
+        strip_unread(&mut cm);
+        assert!(cm.metadata.managed_fields.unwrap_or_default().is_empty());
+        let annotations = cm.metadata.annotations.unwrap();
+        assert_eq!(
+            annotations.keys().collect::<Vec<_>>(),
+            ["stateless.dev/desired-hash"]
+        );
     }
 
     #[test]
