@@ -438,10 +438,11 @@ async fn a_thirty_second_outage_is_survived_without_a_request_storm() {
     all_ready(&fake, &specs, 60).await;
     let recovery = back.elapsed();
     eprintln!("all Ready {recovery:?} after the API came back");
-    // The probe notices within 2.4 s and ends every backoff; without it the last retries
-    // would come up to ~40 s later.
+    // The probe notices within 2.4 s and ends every backoff (measured 6-10 s in all; ~44 s
+    // without it). Ready also needs the Deployment status from a child watch, whose
+    // re-connection backoff is capped at 30 s: that cap, the probe and a margin bound it.
     assert!(
-        recovery < Duration::from_secs(15),
+        recovery < Duration::from_secs(35),
         "recovered {recovery:?} after the outage"
     );
     settled(&fake, &op).await;
