@@ -25,7 +25,7 @@ use kube::{Client, Resource, ResourceExt};
 use rand::Rng;
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::apply::{self, FIELD_MANAGER, Writer};
 use crate::build::{
@@ -76,6 +76,8 @@ pub struct Context {
     settings: Settings,
     /// Consecutive failures per object, for exponential backoff.
     failures: Mutex<HashMap<(String, String), u32>>,
+    /// Woken when a reconcile could not reach the API server (see [`retry_after_outages`]).
+    unreachable: Notify,
 }
 
 impl Context {
@@ -141,8 +143,18 @@ pub async fn run_controller(
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let controller = Controller::new(main_api, watcher::Config::default())
+    // Built by hand rather than with `Controller::new` so that the cache of services is
+    // stripped like the child caches.
+    let (main_reader, main_writer) = reflector::store();
+    let services = watcher(main_api, watcher::Config::default())
+        .default_backoff()
+        .modify(strip_unread)
+        .reflect(main_writer)
+        .applied_objects();
+    let (retry_tx, retry_rx) = futures::channel::mpsc::unbounded();
+    let controller = Controller::for_stream(services, main_reader)
         .with_config(ControllerConfig::default().concurrency(settings.concurrency))
+        .reconcile_on(retry_rx)
         .watches_stream(deployment_events, service_of)
         .watches_stream(config_map_events, service_of)
         .watches_stream(secret_events, service_of)
@@ -174,7 +186,9 @@ pub async fn run_controller(
         metrics,
         settings,
         failures: Mutex::new(HashMap::new()),
+        unreachable: Notify::new(),
     });
+    let prober = tokio::spawn(retry_after_outages(context.clone(), retry_tx));
     controller
         .run(reconcile, error_policy, context)
         .for_each(|result| async move {
@@ -184,6 +198,58 @@ pub async fn run_controller(
         })
         .await;
     readiness.abort();
+    prober.abort();
+}
+
+/// How often the API server is probed after a reconcile could not reach it.
+const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Ends the backoff of every failed object once the API server is reachable again after an
+/// outage. Per-object backoff keeps a down API server from being flooded, but it grows with
+/// every failure during the outage: after a 30 s outage objects would wait up to ~40 s more,
+/// after a longer one up to the 5 minute cap. Instead one request every [`PROBE_INTERVAL`]
+/// (not one per object) checks for the API server, and when it answers after having failed,
+/// every object in backoff is reconciled at once. A failure of one request while the API
+/// server answers the probe is not an outage: that object keeps its backoff.
+async fn retry_after_outages(
+    ctx: Arc<Context>,
+    retry: futures::channel::mpsc::UnboundedSender<ObjectRef<Guarded>>,
+) {
+    loop {
+        ctx.unreachable.notified().await;
+        let mut was_down = false;
+        loop {
+            tokio::time::sleep(jittered(PROBE_INTERVAL)).await;
+            let probe = request(
+                || "probe the API server".to_string(),
+                ctx.client.apiserver_version(),
+            )
+            .await;
+            if probe.is_ok() {
+                break;
+            }
+            was_down = true;
+        }
+        if !was_down {
+            continue;
+        }
+        let waiting: Vec<(String, String)> = match ctx.failures.lock() {
+            Ok(failures) => failures.keys().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        tracing::info!(
+            objects = waiting.len(),
+            "API server reachable again: retrying objects in backoff"
+        );
+        for (namespace, name) in waiting {
+            if retry
+                .unbounded_send(ObjectRef::new(&name).within(&namespace))
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
 }
 
 impl Stores {
@@ -220,14 +286,27 @@ where
         None => Api::all(client.clone()),
     };
     let (reader, writer) = reflector::store();
-    // managedFields are often the larger half of an object and reconcile never reads them.
     let stream = watcher(api, config.clone())
         .default_backoff()
-        .modify(|o: &mut K| o.managed_fields_mut().clear());
+        .modify(strip_unread);
     (
         reader,
         reflector::reflector(writer, stream).touched_objects(),
     )
+}
+
+/// Annotation `kubectl apply` (client-side) and tools built on it leave on what they apply: a
+/// full copy of the object as last applied.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Drops from a cached object what reconcile never reads: `managedFields` (half of a typical
+/// object: the benchmark measured 1.3 of 2.7 kB for a StatelessService, 2.7 of 5.7 kB for a
+/// Deployment) and the last-applied copy, which doubles a service applied with `kubectl apply`.
+fn strip_unread<K: Resource>(object: &mut K) {
+    object.managed_fields_mut().clear();
+    if let Some(annotations) = object.meta_mut().annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
 }
 
 /// Maps a child to its StatelessService by the `stateless.dev/service` label (the retained
@@ -500,6 +579,9 @@ async fn report_malformed(invalid: &InvalidObject, ctx: &Context) -> Result<Acti
 /// Retry policy: capped exponential backoff with jitter per object; throttling waits longer.
 pub fn error_policy(guarded: Arc<Guarded>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.reconcile_failed(error.category());
+    if matches!(error.category(), "transport" | "timeout") {
+        ctx.unreachable.notify_one();
+    }
     let key = (guarded.namespace().unwrap_or_default(), guarded.name_any());
     let attempt = match ctx.failures.lock() {
         Ok(mut failures) => {
@@ -542,6 +624,26 @@ mod tests {
         }
         let throttled = backoff(Duration::from_secs(10), 1);
         assert!(throttled >= Duration::from_secs(8));
+    }
+
+    #[test]
+    fn caches_drop_what_reconcile_never_reads() {
+        let mut cm = ConfigMap::default();
+        cm.metadata.managed_fields = Some(vec![Default::default()]);
+        cm.metadata.annotations = Some(
+            [
+                (LAST_APPLIED.to_string(), "{}".to_string()),
+                ("stateless.dev/desired-hash".to_string(), "abc".to_string()),
+            ]
+            .into(),
+        );
+        strip_unread(&mut cm);
+        assert!(cm.metadata.managed_fields.unwrap_or_default().is_empty());
+        let annotations = cm.metadata.annotations.unwrap();
+        assert_eq!(
+            annotations.keys().collect::<Vec<_>>(),
+            ["stateless.dev/desired-hash"]
+        );
     }
 
     #[test]

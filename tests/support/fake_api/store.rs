@@ -447,8 +447,8 @@ impl State {
         limit: Option<usize>,
         cont: Option<&str>,
     ) -> Result<Value, ApiError> {
-        let mut items = self.list(k, ns, labels, fields);
         let mut list_rv = self.rv;
+        let mut after = None;
         if let Some(c) = cont.filter(|c| !c.is_empty()) {
             let mut parts = c.splitn(3, '|');
             let (rv, cns, cname) = (parts.next(), parts.next(), parts.next());
@@ -463,21 +463,33 @@ impl State {
                 ));
             }
             list_rv = rv;
-            items.retain(|(key, _)| (key.2.as_str(), key.3.as_str()) > (cns, cname));
+            after = Some((cns, cname));
         }
+        // Select by reference and clone only the page: a paged list of many objects would
+        // otherwise copy every matching object for every page.
+        let matching: Vec<(&Key, &Value)> = self
+            .objects
+            .iter()
+            .filter(|(key, _)| key.0 == k.group && key.1 == k.plural)
+            .filter(|(key, _)| !k.namespaced || ns.is_none_or(|n| key.2 == n))
+            .filter(|(key, _)| after.is_none_or(|a| (key.2.as_str(), key.3.as_str()) > a))
+            .filter(|(_, v)| labels.is_none_or(|l| l.matches(v)))
+            .filter(|(_, v)| fields.is_none_or(|f| f.matches(v)))
+            .collect();
         let mut meta = json!({"resourceVersion": list_rv.to_string()});
-        if let Some(limit) = limit.filter(|l| *l > 0 && *l < items.len()) {
-            let rest = items.len() - limit;
-            items.truncate(limit);
-            let last = &items[limit - 1].0;
+        let mut take = matching.len();
+        if let Some(limit) = limit.filter(|l| *l > 0 && *l < matching.len()) {
+            let last = matching[limit - 1].0;
             meta["continue"] = json!(format!("{list_rv}|{}|{}", last.2, last.3));
-            meta["remainingItemCount"] = json!(rest);
+            meta["remainingItemCount"] = json!(matching.len() - limit);
+            take = limit;
         }
+        let items: Vec<Value> = matching[..take].iter().map(|(_, v)| (*v).clone()).collect();
         Ok(json!({
             "kind": format!("{}List", k.kind),
             "apiVersion": k.api_version(),
             "metadata": meta,
-            "items": items.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
+            "items": items,
         }))
     }
 
