@@ -12,9 +12,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends musl-tools \
  && rm -rf /var/lib/apt/lists/* \
  && rustup target add x86_64-unknown-linux-musl
-# CARGO_PROFILE_RELEASE_STRIP: a smaller binary without touching Cargo.toml's release profile.
-ENV CC_x86_64_unknown_linux_musl=musl-gcc \
-    CARGO_PROFILE_RELEASE_STRIP=symbols
+# The release profile in Cargo.toml strips symbols and uses LTO (a ~14 MB static binary).
+ENV CC_x86_64_unknown_linux_musl=musl-gcc
 WORKDIR /src
 COPY . .
 # Cache mounts keep the registry and target dir between builds; the binary is copied out of the
