@@ -574,6 +574,17 @@ pub enum Step {
     },
 }
 
+impl Step {
+    /// The kind of child the step writes.
+    pub fn kind(&self) -> ChildKind {
+        match self {
+            Step::Apply(d) => d.kind,
+            Step::RemoveViolations { .. } => ChildKind::Deployment,
+            Step::Delete { kind, .. } => *kind,
+        }
+    }
+}
+
 /// The writes one reconcile needs, or why none may be made.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Plan {

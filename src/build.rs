@@ -136,6 +136,20 @@ pub struct Children {
     pub disruption_budget: Option<PodDisruptionBudget>,
 }
 
+impl Children {
+    /// The pod template's [`ANNOTATION_CONFIG_HASH`].
+    pub fn config_hash(&self) -> Option<String> {
+        self.deployment
+            .spec
+            .template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| a.get(ANNOTATION_CONFIG_HASH))
+            .cloned()
+    }
+}
+
 /// Builds the children of a valid StatelessService.
 pub fn build(
     valid: Valid<'_>,

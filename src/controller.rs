@@ -28,9 +28,7 @@ use serde_json::json;
 use tokio::sync::{Notify, watch};
 
 use crate::apply::{self, FIELD_MANAGER, Writer};
-use crate::build::{
-    self, ANNOTATION_CONFIG_HASH, LABEL_MANAGED_BY, LABEL_SERVICE, MANAGER, OsRandom,
-};
+use crate::build::{self, LABEL_MANAGED_BY, LABEL_SERVICE, MANAGER, OsRandom};
 use crate::crd::conditions::{READY, STALLED};
 use crate::crd::{StatelessService, StatelessServiceStatus};
 use crate::error::{Error, request};
@@ -317,7 +315,8 @@ fn service_of<K: Resource>(child: K) -> Option<ObjectRef<Guarded>> {
     Some(ObjectRef::new(&name).within(&namespace))
 }
 
-/// The pipeline for one StatelessService.
+/// The pipeline for one StatelessService: validate -> read observed -> build -> plan and
+/// apply -> status.
 pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Action, Error> {
     let _timer = ctx.metrics.reconcile_started();
     let service = match &guarded.0 {
@@ -339,10 +338,10 @@ pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Actio
         .await
         .map_err(|_| Error::MissingField("synced caches (the controller is shutting down)"))?;
     let mut observed = Observed::from_stores(&ctx.stores, &namespace, &name);
-
     if service.spec.paused {
         return finish(&ctx, service, &observed, None, Outcome::Paused).await;
     }
+
     let valid = match validate::validate(service) {
         Ok(valid) => valid,
         Err(errors) => {
@@ -354,15 +353,7 @@ pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Actio
         .confirm(&ctx.client, &namespace, &name, &service.spec)
         .await?;
     let children = build::build(valid, &observed.build_inputs(), &mut OsRandom);
-    let desired = apply::desired_objects(&children).map_err(|source| Error::Serialization {
-        action: "serialize the desired children".to_string(),
-        source,
-    })?;
-    let live = observed.as_json().map_err(|source| Error::Serialization {
-        action: "serialize the observed children".to_string(),
-        source,
-    })?;
-    let plan = apply::plan(desired, &live, &name, &uid);
+    let plan = plan_writes(&children, &observed, &name, &uid)?;
     if !plan.conflicts.is_empty() {
         let outcome = Outcome::NameConflict(format!(
             "children's names are taken by objects stateless-operator does not own, which it leaves untouched: {}",
@@ -370,15 +361,50 @@ pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Actio
         ));
         return finish(&ctx, service, &observed, None, outcome).await;
     }
+    let executed = match execute(&ctx, service, &namespace, &plan).await? {
+        Ok(executed) => executed,
+        Err(rejected) => return finish(&ctx, service, &observed, None, rejected).await,
+    };
+    observed.refresh(&executed);
+    let outcome = Outcome::Applied {
+        wrote: executed.writes > 0,
+    };
+    finish(&ctx, service, &observed, children.config_hash(), outcome).await
+}
+
+/// The writes that bring the observed children to the desired ones.
+fn plan_writes(
+    children: &build::Children,
+    observed: &Observed,
+    name: &str,
+    uid: &str,
+) -> Result<apply::Plan, Error> {
+    let serialization = |what: &str| {
+        let action = format!("serialize the {what} children");
+        move |source| Error::Serialization { action, source }
+    };
+    let desired = apply::desired_objects(children).map_err(serialization("desired"))?;
+    let live = observed.as_json().map_err(serialization("observed"))?;
+    Ok(apply::plan(desired, &live, name, uid))
+}
+
+/// Sends the plan's writes and reports what they did. `Ok(Err(outcome))`: the API server
+/// rejected a write (a human must act); `Err`: a transient failure, retried with backoff.
+async fn execute(
+    ctx: &Context,
+    service: &StatelessService,
+    namespace: &str,
+    plan: &apply::Plan,
+) -> Result<Result<apply::Executed, Outcome>, Error> {
+    let name = service.name_any();
     let mut executed = apply::Executed::default();
-    if let Err(e) = ctx.writer.execute(&namespace, &plan, &mut executed).await {
+    if let Err(e) = ctx.writer.execute(namespace, plan, &mut executed).await {
         if e.needs_human() {
-            let outcome = Outcome::Rejected(e.to_string());
-            return finish(&ctx, service, &observed, None, outcome).await;
+            return Ok(Err(Outcome::Rejected(e.to_string())));
         }
         if executed.writes > 0 {
             // Some writes went through: backoff is for making no progress, so start it afresh.
-            ctx.forget_failures(&namespace, &name);
+            ctx.forget_failures(namespace, &name);
         }
         return Err(e);
     }
@@ -388,65 +414,26 @@ pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Actio
         } else {
             format!("field manager {}", managers.join(", "))
         };
-        tracing::warn!(service = %name, namespace = %namespace, what = %violation.what, by = %by, "removed a contract violation");
+        tracing::warn!(service = %name, %namespace, what = %violation.what, by = %by, "removed a contract violation");
+        let note = format!(
+            "removed {} from Deployment {name}, added by {by}: it breaks the statelessness contract",
+            violation.what
+        );
         ctx.writer
             .event(
                 service,
                 EventType::Warning,
                 "ContractEnforced",
                 "RemoveViolation",
-                format!(
-                    "removed {} from Deployment {name}, added by {by}: it breaks the statelessness contract",
-                    violation.what
-                ),
+                note,
             )
             .await;
     }
     if executed.writes > 0 {
-        let kinds: Vec<&str> = plan
-            .steps
-            .iter()
-            .map(|s| match s {
-                apply::Step::Apply(d) => d.kind.as_str(),
-                apply::Step::RemoveViolations { .. } => "Deployment",
-                apply::Step::Delete { kind, .. } => kind.as_str(),
-            })
-            .collect();
-        tracing::info!(service = %name, namespace = %namespace, writes = executed.writes, kinds = ?kinds, "applied children");
+        let kinds: Vec<&str> = plan.steps.iter().map(|s| s.kind().as_str()).collect();
+        tracing::info!(service = %name, %namespace, writes = executed.writes, kinds = ?kinds, "applied children");
     }
-    let fresh_deployment = executed
-        .applied
-        .get(&apply::ChildKind::Deployment)
-        .and_then(|v| serde_json::from_value::<Deployment>(v.clone()).ok());
-    let config_hash = children
-        .deployment
-        .spec
-        .template
-        .metadata
-        .as_ref()
-        .and_then(|m| m.annotations.as_ref())
-        .and_then(|a| a.get(ANNOTATION_CONFIG_HASH))
-        .cloned();
-    if let Some(d) = fresh_deployment {
-        observed.deployment = Some(Arc::new(d));
-    }
-    if let Some(claim) = executed
-        .applied
-        .get(&apply::ChildKind::Claim)
-        .and_then(|v| serde_json::from_value::<PersistentVolumeClaim>(v.clone()).ok())
-    {
-        observed.claim = Some(Arc::new(claim));
-    }
-    finish(
-        &ctx,
-        service,
-        &observed,
-        config_hash,
-        Outcome::Applied {
-            wrote: executed.writes > 0,
-        },
-    )
-    .await
+    Ok(Ok(executed))
 }
 
 /// Computes and writes the status (only when it changed), publishes events on transitions,

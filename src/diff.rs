@@ -91,21 +91,11 @@ async fn diff_one(client: &Client, file: &StatelessService) -> Result<ServiceDif
         ));
     }
     for step in &plan.steps {
-        result.changes.push(describe(
-            step,
-            &namespace,
-            live_children.get(&step_kind(step)),
-        ));
+        result
+            .changes
+            .push(describe(step, &namespace, live_children.get(&step.kind())));
     }
     Ok(result)
-}
-
-fn step_kind(step: &Step) -> ChildKind {
-    match step {
-        Step::Apply(d) => d.kind,
-        Step::RemoveViolations { .. } => ChildKind::Deployment,
-        Step::Delete { kind, .. } => *kind,
-    }
 }
 
 fn describe(step: &Step, namespace: &str, live: Option<&Value>) -> String {

@@ -181,6 +181,18 @@ fn insert<T: Serialize>(
 }
 
 impl Observed {
+    /// Takes the objects the API server returned from this pass's applies: they are fresher
+    /// than the caches (status must not report a rollout as done from a stale Deployment).
+    pub fn refresh(&mut self, executed: &crate::apply::Executed) {
+        let fresh = |kind| executed.applied.get(&kind).cloned();
+        if let Some(d) = fresh(ChildKind::Deployment).and_then(|v| serde_json::from_value(v).ok()) {
+            self.deployment = Some(Arc::new(d));
+        }
+        if let Some(c) = fresh(ChildKind::Claim).and_then(|v| serde_json::from_value(v).ok()) {
+            self.claim = Some(Arc::new(c));
+        }
+    }
+
     /// Reads every child from the API server, bypassing caches (for `diff`, which has none).
     pub async fn read_all(client: &Client, namespace: &str, service: &str) -> Result<Self, Error> {
         Ok(Observed {
