@@ -655,6 +655,46 @@ async fn cluster_drift_is_reverted() {
     op.stop().await;
 }
 
+/// 5b. Adding single-writer storage switches the Deployment from RollingUpdate to Recreate: the
+/// server must accept the apply (server-side apply removes the `rollingUpdate` fields the
+/// operator owned; a leftover `rollingUpdate` would be rejected for a Recreate Deployment), and
+/// switching back to no storage is refused by CEL, so only this direction exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a cluster: set KUBECONFIG"]
+async fn cluster_adding_storage_switches_to_recreate() {
+    let env = Env::setup("strategy").await;
+    let op = env.start("strategy");
+    env.create("web", pause(1)).await;
+    env.wait_applied("web", 60).await;
+    let d = env.get::<Deployment>("web").await.expect("Deployment");
+    assert_eq!(d["spec"]["strategy"]["type"], "RollingUpdate");
+
+    env.patch(
+        "web",
+        json!({"spec": {"storage": {"size": "1Gi", "mountPath": "/data"}}}),
+    )
+    .await;
+    env.eventually(
+        "Deployment switched to Recreate with the claim mounted",
+        90,
+        async || {
+            env.get::<Deployment>("web").await.is_some_and(|d| {
+                d["spec"]["strategy"]["type"] == "Recreate"
+                    && d["spec"]["strategy"].get("rollingUpdate").is_none()
+                    && volume_names(&d).iter().any(|v| v == "data")
+            })
+        },
+    )
+    .await;
+    let svc = env.wait_applied("web", 60).await;
+    let stalled = svc["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Stalled").cloned())
+        .unwrap_or_default();
+    assert_eq!(stalled["status"], "False", "not ApplyRejected: {stalled}");
+    op.stop().await;
+}
+
 /// 6. Foreign object: a ConfigMap of the child's name that is not ours stalls the service with
 /// NameConflict and is left untouched; nothing else is created.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

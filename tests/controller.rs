@@ -755,3 +755,36 @@ async fn only_the_leader_writes_and_a_follower_takes_over() {
     .await;
     two.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn adding_single_writer_storage_switches_the_strategy_to_recreate() {
+    let fake = cluster();
+    let op = start(&fake, settings());
+    create(&fake, "web", json!({"image": "x", "replicas": 1}));
+    eventually(&fake, "web Ready", 20, |f| is_ready(f, "web")).await;
+    assert_eq!(
+        get::<Deployment>(&fake, "web").unwrap()["spec"]["strategy"]["type"],
+        "RollingUpdate"
+    );
+    fake.merge_patch(
+        &ssvc(),
+        Some(NS),
+        "web",
+        "kubectl",
+        json!({"spec": {"storage": {"size": "1Gi", "mountPath": "/data"}}}),
+        false,
+    )
+    .unwrap();
+    eventually(&fake, "Recreate without rollingUpdate", 20, |f| {
+        get::<Deployment>(f, "web").is_some_and(|d| {
+            d["spec"]["strategy"]["type"] == "Recreate"
+                && d["spec"]["strategy"].get("rollingUpdate").is_none()
+        })
+    })
+    .await;
+    eventually(&fake, "web Ready with its claim", 20, |f| {
+        is_ready(f, "web")
+    })
+    .await;
+    op.stop().await.unwrap();
+}
