@@ -91,6 +91,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::metrics::Metrics;
+use crate::validate::{is_dns_label, is_dns_subdomain};
 
 /// Default lease duration, as in client-go based controllers.
 pub const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(15);
@@ -189,13 +190,13 @@ impl LeaderConfig {
     /// Checks everything [`spawn`] relies on; kube-lease-manager panics on some of these.
     pub fn validate(&self) -> Result<(), LeaderError> {
         let bad = |msg: String| Err(LeaderError::Config(msg));
-        if !is_dns1123_subdomain(&self.lease_name) {
+        if !is_dns_subdomain(&self.lease_name) {
             return bad(format!(
                 "lease name {:?} is not a DNS-1123 subdomain",
                 self.lease_name
             ));
         }
-        if !is_dns1123_label(&self.lease_namespace) {
+        if !is_dns_label(&self.lease_namespace) {
             return bad(format!(
                 "lease namespace {:?} is not a DNS-1123 label",
                 self.lease_namespace
@@ -566,19 +567,6 @@ async fn release(manager: &LeaseManager, cfg: &LeaderConfig) -> Result<(), Leade
             name: cfg.lease_name.clone(),
         }),
     }
-}
-
-fn is_dns1123_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-fn is_dns1123_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(is_dns1123_label)
 }
 
 #[cfg(test)]

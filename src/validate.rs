@@ -151,14 +151,20 @@ fn check_name(name: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
-/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`
-fn is_dns_label(s: &str) -> bool {
+/// A DNS-1123 label: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters.
+pub fn is_dns_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
+        && b.len() <= 63
         && b.iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
+}
+
+/// A DNS-1123 subdomain: dot-separated DNS labels, at most 253 characters.
+pub fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 
 fn check_spec(spec: &StatelessServiceSpec, errors: &mut Vec<FieldError>) {
@@ -418,7 +424,7 @@ fn check_storage(spec: &StatelessServiceSpec, errors: &mut Vec<FieldError>) {
                 "spec.storage.storageClassName",
                 "must not be empty; omit it to use the cluster's default class",
             ));
-        } else if class.len() > 253 || !class.split('.').all(is_dns_label) {
+        } else if !is_dns_subdomain(class) {
             // The API server rejects the claim otherwise.
             errors.push(FieldError::new(
                 "spec.storage.storageClassName",
