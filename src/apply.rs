@@ -762,18 +762,15 @@ impl Writer {
     /// so conditions are replaced as one list).
     pub async fn patch_status(
         &self,
-        service: &StatelessService,
+        namespace: &str,
+        name: &str,
         status: &StatelessServiceStatus,
     ) -> Result<(), Error> {
-        let namespace = service
-            .namespace()
-            .ok_or(Error::MissingField("namespace"))?;
-        let name = service.name_any();
-        let api: Api<StatelessService> = Api::namespaced(self.client.clone(), &namespace);
+        let api: Api<StatelessService> = Api::namespaced(self.client.clone(), namespace);
         let patch = json!({ "status": status });
         request(
             || format!("write status of StatelessService {namespace}/{name}"),
-            api.patch_status(&name, &update_params(), &Patch::Merge(&patch)),
+            api.patch_status(name, &update_params(), &Patch::Merge(&patch)),
         )
         .await?;
         self.metrics.write("StatelessService-status", "patch");

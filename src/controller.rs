@@ -14,7 +14,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams};
 use kube::core::DeserializeGuard;
 use kube::core::error_boundary::InvalidObject;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
@@ -24,10 +24,9 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use rand::Rng;
 use serde::de::DeserializeOwned;
-use serde_json::json;
 use tokio::sync::{Notify, watch};
 
-use crate::apply::{self, FIELD_MANAGER, Writer};
+use crate::apply::{self, Writer};
 use crate::build::{self, LABEL_MANAGED_BY, LABEL_SERVICE, MANAGER, OsRandom};
 use crate::crd::conditions::{READY, STALLED};
 use crate::crd::{StatelessService, StatelessServiceStatus};
@@ -460,7 +459,12 @@ async fn finish(
     };
     let new = status::compute(&inputs);
     if previous != Some(&new) {
-        ctx.writer.patch_status(service, &new).await?;
+        let namespace = service
+            .namespace()
+            .ok_or(Error::MissingField("namespace"))?;
+        ctx.writer
+            .patch_status(&namespace, &service.name_any(), &new)
+            .await?;
         announce_transitions(ctx, service, previous, &new).await;
     }
     ctx.forget_failures(
@@ -536,30 +540,9 @@ async fn report_malformed(invalid: &InvalidObject, ctx: &Context) -> Result<Acti
         return Ok(Action::await_change());
     };
     tracing::warn!(service = %name, namespace = %namespace, error = %invalid.error, "StatelessService cannot be read");
-    let message = format!(
-        "the object cannot be read by this operator: {}",
-        invalid.error
-    );
     let now = Time(k8s_openapi::jiff::Timestamp::now());
-    let condition = |type_: &str, status: &str| {
-        json!({"type": type_, "status": status, "reason": "MalformedObject", "message": message,
-               "observedGeneration": meta.generation, "lastTransitionTime": now})
-    };
-    let patch = json!({"status": {
-        "observedGeneration": meta.generation,
-        "conditions": [condition(READY, "False"), condition("Reconciling", "False"), condition(STALLED, "True")],
-    }});
-    let api: Api<StatelessService> = Api::namespaced(ctx.client.clone(), &namespace);
-    let params = PatchParams {
-        field_manager: Some(FIELD_MANAGER.to_string()),
-        ..PatchParams::default()
-    };
-    request(
-        || format!("write status of StatelessService {namespace}/{name}"),
-        api.patch_status(&name, &params, &Patch::Merge(&patch)),
-    )
-    .await?;
-    ctx.metrics.write("StatelessService-status", "patch");
+    let status = status::malformed(meta.generation, &invalid.error, now);
+    ctx.writer.patch_status(&namespace, &name, &status).await?;
     Ok(Action::await_change())
 }
 

@@ -281,6 +281,29 @@ pub fn compute(inputs: &Inputs<'_>) -> StatelessServiceStatus {
     }
 }
 
+/// The status of an object that cannot be deserialized: Stalled with reason `MalformedObject`.
+/// Only observedGeneration and conditions are set; a merge patch leaves the rest as it was.
+pub fn malformed(generation: Option<i64>, error: &str, now: Time) -> StatelessServiceStatus {
+    let message = format!("the object cannot be read by this operator: {error}");
+    let condition = |type_: &str, status: &str| Condition {
+        type_: type_.to_string(),
+        status: status.to_string(),
+        reason: "MalformedObject".to_string(),
+        message: message.clone(),
+        observed_generation: generation,
+        last_transition_time: now.clone(),
+    };
+    StatelessServiceStatus {
+        observed_generation: generation,
+        conditions: vec![
+            condition(READY, "False"),
+            condition(RECONCILING, "False"),
+            condition(STALLED, "True"),
+        ],
+        ..StatelessServiceStatus::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,6 +477,20 @@ mod tests {
         let s = compute(&inputs(Some(&d), Outcome::Applied { wrote: false }));
         assert_eq!(triple(&s), ("False", "False", "True"));
         assert!(get(&s, STALLED).message.contains("timed out progressing"));
+    }
+
+    #[test]
+    fn malformed_objects_are_stalled() {
+        let s = malformed(Some(3), "spec.replicas: invalid type", time(7));
+        assert_eq!(triple(&s), ("False", "False", "True"));
+        assert_eq!(s.observed_generation, Some(3));
+        assert!(s.conditions.iter().all(|c| c.reason == "MalformedObject"
+            && c.observed_generation == Some(3)
+            && c.message.contains("spec.replicas: invalid type")));
+        assert_eq!(
+            s.replicas, None,
+            "a merge patch leaves the other fields alone"
+        );
     }
 
     #[test]
