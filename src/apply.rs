@@ -38,42 +38,9 @@ pub const FIELD_MANAGER: &str = "stateless-operator";
 /// Hash of the object as the operator last applied it.
 pub const ANNOTATION_DESIRED_HASH: &str = "stateless.dev/desired-hash";
 
-/// The kinds of children, in the order they are applied (what pods need comes first).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ChildKind {
-    /// `<name>-config`.
-    ConfigMap,
-    /// `<name>-secret`.
-    Secret,
-    /// `<name>-data`.
-    Claim,
-    /// `<name>`.
-    Deployment,
-    /// `<name>`.
-    DisruptionBudget,
-}
+pub use crate::build::ChildKind;
 
 impl ChildKind {
-    /// Every kind, in apply order.
-    pub const ALL: [ChildKind; 5] = [
-        ChildKind::ConfigMap,
-        ChildKind::Secret,
-        ChildKind::Claim,
-        ChildKind::Deployment,
-        ChildKind::DisruptionBudget,
-    ];
-
-    /// The Kubernetes kind (a bounded metrics label).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChildKind::ConfigMap => "ConfigMap",
-            ChildKind::Secret => "Secret",
-            ChildKind::Claim => "PersistentVolumeClaim",
-            ChildKind::Deployment => "Deployment",
-            ChildKind::DisruptionBudget => "PodDisruptionBudget",
-        }
-    }
-
     fn api_resource(self) -> ApiResource {
         match self {
             ChildKind::ConfigMap => ApiResource::erase::<ConfigMap>(&()),
@@ -98,27 +65,11 @@ pub struct Desired {
 
 /// The children as objects to apply, in apply order, each stamped with its hash.
 pub fn desired_objects(children: &Children) -> Result<Vec<Desired>, serde_json::Error> {
-    let mut out = vec![
-        stamp(
-            ChildKind::ConfigMap,
-            serde_json::to_value(&children.config_map)?,
-        ),
-        stamp(ChildKind::Secret, serde_json::to_value(&children.secret)?),
-    ];
-    if let Some(claim) = &children.claim {
-        out.push(stamp(ChildKind::Claim, serde_json::to_value(claim)?));
-    }
-    out.push(stamp(
-        ChildKind::Deployment,
-        serde_json::to_value(&children.deployment)?,
-    ));
-    if let Some(pdb) = &children.disruption_budget {
-        out.push(stamp(
-            ChildKind::DisruptionBudget,
-            serde_json::to_value(pdb)?,
-        ));
-    }
-    Ok(out)
+    Ok(children
+        .objects()?
+        .into_iter()
+        .map(|(kind, object)| stamp(kind, object))
+        .collect())
 }
 
 /// Adds the desired-hash annotation, computed over the object without it.

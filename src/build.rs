@@ -87,6 +87,34 @@ pub mod names {
     }
 }
 
+/// The kinds of children, in the order they are applied (what pods need comes first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ChildKind {
+    /// `<name>-config`.
+    ConfigMap,
+    /// `<name>-secret`.
+    Secret,
+    /// `<name>-data`.
+    Claim,
+    /// `<name>`.
+    Deployment,
+    /// `<name>`.
+    DisruptionBudget,
+}
+
+impl ChildKind {
+    /// The Kubernetes kind (a bounded metrics label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChildKind::ConfigMap => "ConfigMap",
+            ChildKind::Secret => "Secret",
+            ChildKind::Claim => "PersistentVolumeClaim",
+            ChildKind::Deployment => "Deployment",
+            ChildKind::DisruptionBudget => "PodDisruptionBudget",
+        }
+    }
+}
+
 /// Source of random secret values.
 pub trait SecretGenerator {
     /// A new random value of `length` characters.
@@ -137,6 +165,29 @@ pub struct Children {
 }
 
 impl Children {
+    /// Every child as JSON with its kind, in apply order (what pods need comes first): the one
+    /// order `render` prints and the controller applies.
+    pub fn objects(&self) -> Result<Vec<(ChildKind, serde_json::Value)>, serde_json::Error> {
+        let mut out = vec![
+            (
+                ChildKind::ConfigMap,
+                serde_json::to_value(&self.config_map)?,
+            ),
+            (ChildKind::Secret, serde_json::to_value(&self.secret)?),
+        ];
+        if let Some(claim) = &self.claim {
+            out.push((ChildKind::Claim, serde_json::to_value(claim)?));
+        }
+        out.push((
+            ChildKind::Deployment,
+            serde_json::to_value(&self.deployment)?,
+        ));
+        if let Some(pdb) = &self.disruption_budget {
+            out.push((ChildKind::DisruptionBudget, serde_json::to_value(pdb)?));
+        }
+        Ok(out)
+    }
+
     /// The pod template's [`ANNOTATION_CONFIG_HASH`].
     pub fn config_hash(&self) -> Option<String> {
         self.deployment

@@ -12,7 +12,7 @@ use std::fmt;
 use serde::Serialize;
 use serde::de::Deserialize as _;
 
-use crate::build::{self, Children, Observed, SecretGenerator};
+use crate::build::{self, Observed, SecretGenerator};
 use crate::crd::{API_VERSION, KIND, StatelessService};
 use crate::validate::{self, FieldError};
 
@@ -244,22 +244,6 @@ impl SecretGenerator for Placeholder {
     }
 }
 
-/// The children of one service, in apply order (what pods need first comes first).
-pub fn ordered_objects(children: &Children) -> Result<Vec<serde_json::Value>, serde_json::Error> {
-    let mut out = vec![
-        serde_json::to_value(&children.config_map)?,
-        serde_json::to_value(&children.secret)?,
-    ];
-    if let Some(claim) = &children.claim {
-        out.push(serde_json::to_value(claim)?);
-    }
-    out.push(serde_json::to_value(&children.deployment)?);
-    if let Some(pdb) = &children.disruption_budget {
-        out.push(serde_json::to_value(pdb)?);
-    }
-    Ok(out)
-}
-
 /// Renders a manifest's text into the children's YAML.
 pub fn render(source_name: &str, text: &str) -> Result<String, Vec<RenderError>> {
     let services = parse_manifests(source_name, text)?;
@@ -274,9 +258,10 @@ pub fn render(source_name: &str, text: &str) -> Result<String, Vec<RenderError>>
         })?;
         let mut children = build::build(valid, &Observed::default(), &mut Placeholder);
         children.secret.data = None;
-        let objects =
-            ordered_objects(&children).map_err(|e| vec![RenderError::Serialize(e.to_string())])?;
-        for object in objects {
+        let objects = children
+            .objects()
+            .map_err(|e| vec![RenderError::Serialize(e.to_string())])?;
+        for (_, object) in objects {
             out.push_str("---\n");
             out.push_str(&to_yaml(&object).map_err(|e| vec![RenderError::Serialize(e)])?);
         }
