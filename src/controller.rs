@@ -335,7 +335,7 @@ pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Actio
     ctx.stores
         .wait_until_ready()
         .await
-        .map_err(|_| Error::MissingField("synced caches (the controller is shutting down)"))?;
+        .map_err(|_| Error::ShuttingDown)?;
     let mut observed = Observed::from_stores(&ctx.stores, &namespace, &name);
     if service.spec.paused {
         return finish(&ctx, service, &observed, None, Outcome::Paused).await;

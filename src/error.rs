@@ -37,6 +37,9 @@ pub enum Error {
         /// How long it waited.
         after: Duration,
     },
+    /// The controller's caches are gone: it is shutting down.
+    #[error("the controller is shutting down (its caches are gone)")]
+    ShuttingDown,
     /// The StatelessService CRD is not installed.
     #[error(
         "the StatelessService CRD (statelessservices.stateless.dev) is not installed: apply it with `kubectl apply --server-side -f crds/statelessservice.yaml` (or install the Helm chart)"
@@ -79,6 +82,7 @@ impl Error {
             Error::Timeout { .. } => "timeout",
             Error::Serialization { .. } => "serialization",
             Error::MissingField(_) => "missing_field",
+            Error::ShuttingDown => "shutdown",
             Error::CrdMissing => "crd_missing",
         }
     }
