@@ -4,7 +4,7 @@
 //! status. Each step lives in its own module; this one wires them to kube-runtime (watches,
 //! caches, leader election, backoff) and must not contain object-building or diffing logic.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,6 +24,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use rand::Rng;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
 use crate::apply::{self, Writer};
@@ -352,7 +353,7 @@ pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Actio
         .confirm(&ctx.client, &namespace, &name, &service.spec)
         .await?;
     let children = build::build(valid, &observed.build_inputs(), &mut OsRandom);
-    let plan = plan_writes(&children, &observed, &name, &uid)?;
+    let (plan, _) = plan_writes(&children, &observed, &name, &uid)?;
     if !plan.conflicts.is_empty() {
         let outcome = Outcome::NameConflict(format!(
             "children's names are taken by objects stateless-operator does not own, which it leaves untouched: {}",
@@ -371,20 +372,21 @@ pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Actio
     finish(&ctx, service, &observed, children.config_hash(), outcome).await
 }
 
-/// The writes that bring the observed children to the desired ones.
-fn plan_writes(
+/// The writes that bring the observed children to the desired ones, with the observed
+/// children as JSON (what the plan was made against; `diff` shows it).
+pub fn plan_writes(
     children: &build::Children,
     observed: &Observed,
     name: &str,
     uid: &str,
-) -> Result<apply::Plan, Error> {
+) -> Result<(apply::Plan, BTreeMap<apply::ChildKind, Value>), Error> {
     let serialization = |what: &str| {
         let action = format!("serialize the {what} children");
         move |source| Error::Serialization { action, source }
     };
     let desired = apply::desired_objects(children).map_err(serialization("desired"))?;
     let live = observed.as_json().map_err(serialization("observed"))?;
-    Ok(apply::plan(desired, &live, name, uid))
+    Ok((apply::plan(desired, &live, name, uid), live))
 }
 
 /// Sends the plan's writes and reports what they did. `Ok(Err(outcome))`: the API server

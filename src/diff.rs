@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::apply::{self, ChildKind, Step};
 use crate::build::{self, OsRandom};
+use crate::controller;
 use crate::crd::StatelessService;
 use crate::error::{Error, request};
 use crate::observe::Observed;
@@ -77,14 +78,8 @@ async fn diff_one(client: &Client, file: &StatelessService) -> Result<ServiceDif
     }
     let observed = Observed::read_all(client, &namespace, &name).await?;
     let children = build::build(valid, &observed.build_inputs(), &mut OsRandom);
-    let serialization = |source| Error::Serialization {
-        action: "serialize children for diff".to_string(),
-        source,
-    };
-    let desired = apply::desired_objects(&children).map_err(serialization)?;
-    let live_children = observed.as_json().map_err(serialization)?;
     let uid = service.metadata.uid.clone().unwrap_or_default();
-    let plan = apply::plan(desired, &live_children, &name, &uid);
+    let (plan, live_children) = controller::plan_writes(&children, &observed, &name, &uid)?;
     for conflict in &plan.conflicts {
         result.changes.push(format!(
             "! conflict: {conflict}; run leaves it untouched and reports NameConflict"
