@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -70,6 +70,8 @@ pub struct Context {
     client: Client,
     writer: Writer,
     stores: Stores,
+    /// Which caches completed their first list (bits of [`Cache`]).
+    synced: watch::Receiver<u32>,
     metrics: Metrics,
     settings: Settings,
     /// Consecutive failures per object, for exponential backoff.
@@ -110,7 +112,14 @@ pub async fn check_crd(client: &Client, namespace: Option<&str>) -> Result<(), E
     }
 }
 
+/// How long in-flight reconciles may go on after `stop` resolves before they are abandoned
+/// (aborted at their next await point). Part of the operator's shutdown bound
+/// ([`crate::runner::SHUTDOWN_BOUND`]): a reconcile stuck on a hanging request must not keep the
+/// process alive until Kubernetes kills it.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
+
 /// Runs the controller until `stop` resolves. `ready` turns true once every cache is synced.
+/// After `stop`, running reconciles get [`DRAIN_TIMEOUT`] to finish; then they are aborted.
 pub async fn run_controller(
     client: Client,
     metrics: Metrics,
@@ -118,17 +127,39 @@ pub async fn run_controller(
     ready: watch::Sender<bool>,
     stop: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
+    let stop = stop.shared();
+    let (synced_tx, synced) = watch::channel(0u32);
+    let sync = Arc::new(synced_tx);
+
+    let main_api: Api<Guarded> = match &settings.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    // Built by hand rather than with `Controller::new`: the cache of services is stripped like
+    // the child caches, and triggers come from [`main_triggers`] (see there why).
+    let (main_reader, main_writer) = reflector::store();
+    let services = reflector::reflector(
+        main_writer,
+        watcher(main_api, watcher::Config::default())
+            .default_backoff()
+            .modify(strip_unread),
+    );
+    let main_triggers = main_triggers(services, main_reader.clone(), sync.clone());
+
     let selector = managed_selector();
     let child_config = watcher::Config::default().labels(&selector);
-    let (deployments, deployment_events) =
-        child_stream::<Deployment>(&client, &settings, &child_config);
-    let (config_maps, config_map_events) =
-        child_stream::<ConfigMap>(&client, &settings, &child_config);
-    let (secrets, secret_events) = child_stream::<Secret>(&client, &settings, &child_config);
-    let (claims, claim_events) =
-        child_stream::<PersistentVolumeClaim>(&client, &settings, &child_config);
-    let (budgets, budget_events) =
-        child_stream::<PodDisruptionBudget>(&client, &settings, &child_config);
+    let watch = ChildWatch {
+        client: &client,
+        settings: &settings,
+        config: &child_config,
+        services: &main_reader,
+        sync: &sync,
+    };
+    let (deployments, deployment_triggers) = watch.start::<Deployment>(Cache::Deployments);
+    let (config_maps, config_map_triggers) = watch.start::<ConfigMap>(Cache::ConfigMaps);
+    let (secrets, secret_triggers) = watch.start::<Secret>(Cache::Secrets);
+    let (claims, claim_triggers) = watch.start::<PersistentVolumeClaim>(Cache::Claims);
+    let (budgets, budget_triggers) = watch.start::<PodDisruptionBudget>(Cache::Budgets);
     let stores = Stores {
         deployments,
         config_maps,
@@ -137,36 +168,29 @@ pub async fn run_controller(
         budgets,
     };
 
-    let main_api: Api<Guarded> = match &settings.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    // Built by hand rather than with `Controller::new` so that the cache of services is
-    // stripped like the child caches.
-    let (main_reader, main_writer) = reflector::store();
-    let services = watcher(main_api, watcher::Config::default())
-        .default_backoff()
-        .modify(strip_unread)
-        .reflect(main_writer)
-        .applied_objects();
     let (retry_tx, retry_rx) = futures::channel::mpsc::unbounded();
-    let controller = Controller::for_stream(services, main_reader)
-        .with_config(ControllerConfig::default().concurrency(settings.concurrency))
-        .reconcile_on(retry_rx)
-        .watches_stream(deployment_events, service_of)
-        .watches_stream(config_map_events, service_of)
-        .watches_stream(secret_events, service_of)
-        .watches_stream(claim_events, service_of)
-        .watches_stream(budget_events, service_of)
-        .graceful_shutdown_on(stop);
+    // Every trigger is an `ObjectRef` fed through `reconcile_on`; the controller's own trigger
+    // stream stays empty, so a watch error never reaches the controller's shared trigger backoff
+    // (which would pause every trigger), and each watcher backs off on its own.
+    let controller = Controller::for_stream(
+        futures::stream::pending::<Result<Guarded, watcher::Error>>(),
+        main_reader,
+    )
+    .with_config(ControllerConfig::default().concurrency(settings.concurrency))
+    .reconcile_on(main_triggers)
+    .reconcile_on(deployment_triggers)
+    .reconcile_on(config_map_triggers)
+    .reconcile_on(secret_triggers)
+    .reconcile_on(claim_triggers)
+    .reconcile_on(budget_triggers)
+    .reconcile_on(retry_rx)
+    .graceful_shutdown_on(stop.clone());
 
-    let main_store = controller.store();
     let readiness = {
-        let stores = stores.clone();
+        let mut synced = synced.clone();
         tokio::spawn(async move {
-            if main_store.wait_until_ready().await.is_ok()
-                && stores.wait_until_ready().await.is_ok()
-            {
+            if synced.wait_for(|m| *m == Cache::ALL).await.is_ok() {
+                tracing::info!("caches synced: ready");
                 let _ = ready.send(true);
             }
         })
@@ -181,22 +205,175 @@ pub async fn run_controller(
         writer: Writer::new(client.clone(), metrics.clone(), recorder),
         client,
         stores,
+        synced,
         metrics,
         settings,
         failures: Mutex::new(HashMap::new()),
         unreachable: Notify::new(),
     });
     let prober = tokio::spawn(retry_after_outages(context.clone(), retry_tx));
-    controller
+    let run = controller
         .run(reconcile, error_policy, context)
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "controller event");
             }
-        })
-        .await;
+        });
+    let drain_expired = async move {
+        stop.await;
+        tokio::time::sleep(DRAIN_TIMEOUT).await;
+    };
+    tokio::select! {
+        () = run => {}
+        () = drain_expired => {
+            // Dropping the controller's stream aborts the reconciles still running.
+            tracing::warn!(after = ?DRAIN_TIMEOUT, "reconciles still running at shutdown: abandoning them");
+        }
+    }
     readiness.abort();
     prober.abort();
+}
+
+/// The caches whose first list readiness waits for, one bit each.
+#[derive(Clone, Copy, Debug)]
+enum Cache {
+    Services = 1,
+    Deployments = 1 << 1,
+    ConfigMaps = 1 << 2,
+    Secrets = 1 << 3,
+    Claims = 1 << 4,
+    Budgets = 1 << 5,
+}
+
+impl Cache {
+    /// Every cache synced.
+    const ALL: u32 = (1 << 6) - 1;
+
+    fn bit(self) -> u32 {
+        self as u32
+    }
+}
+
+/// Records in `sync` that `cache` completed a list; returns whether it had done so before
+/// (then this was a re-list).
+///
+/// Readiness is published on a `tokio::sync::watch` channel instead of waiting on
+/// `Store::wait_until_ready`: kube-runtime's store readiness keeps a single waker, so of several
+/// tasks waiting on one store (reconciles started before the caches synced, the readiness task)
+/// only the last one is ever woken. Against a real API server, whose lists take seconds, that left
+/// reconciles waiting for ever, `/readyz` at 503 and shutdown waiting for those reconciles.
+fn mark_synced(sync: &watch::Sender<u32>, cache: Cache) -> bool {
+    let mut before = 0;
+    sync.send_modify(|m| {
+        before = *m;
+        *m |= cache.bit();
+    });
+    before & cache.bit() != 0
+}
+
+/// Every service in the cache, as triggers.
+fn every_service(services: &Store<Guarded>) -> Vec<ObjectRef<Guarded>> {
+    services
+        .state()
+        .iter()
+        .map(|s| ObjectRef::from_obj(s.as_ref()))
+        .collect()
+}
+
+/// Reconcile triggers from the services' watch: each applied service, and at the end of every
+/// list (the first and each re-list after a 410) every service in the cache.
+///
+/// Objects seen during a list are not triggered one by one: until the list completes they are
+/// in the reflector's buffer, not in the store, and a trigger the controller cannot find in the
+/// store is dropped for good. On a re-list the store is already marked ready, so a service created
+/// while the watch was down would be lost that way; triggering from the store once the list has
+/// been swapped in cannot lose one.
+fn main_triggers(
+    events: impl futures::Stream<Item = Result<watcher::Event<Guarded>, watcher::Error>>
+    + Send
+    + 'static,
+    services: Store<Guarded>,
+    sync: Arc<watch::Sender<u32>>,
+) -> impl futures::Stream<Item = ObjectRef<Guarded>> + Send + 'static {
+    events.flat_map(move |event| {
+        let refs = match event {
+            Ok(watcher::Event::Apply(service)) => vec![ObjectRef::from_obj(&service)],
+            Ok(watcher::Event::InitDone) => {
+                mark_synced(&sync, Cache::Services);
+                every_service(&services)
+            }
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                tracing::warn!(error = %e, "watch of StatelessServices failed; retrying with backoff");
+                Vec::new()
+            }
+        };
+        futures::stream::iter(refs)
+    })
+}
+
+/// What every child watch shares.
+struct ChildWatch<'a> {
+    client: &'a Client,
+    settings: &'a Settings,
+    config: &'a watcher::Config,
+    services: &'a Store<Guarded>,
+    sync: &'a Arc<watch::Sender<u32>>,
+}
+
+impl ChildWatch<'_> {
+    /// A label-filtered watch of one child kind feeding a cache stripped of `managedFields`,
+    /// and the reconcile triggers it produces: the service of every applied or deleted child,
+    /// and after a re-list every service (children changed or deleted while the watch was down
+    /// are then in the store, and nothing else would trigger their services). The first list
+    /// triggers nothing: no reconcile acts before every cache has synced.
+    fn start<K>(
+        &self,
+        cache: Cache,
+    ) -> (
+        Store<K>,
+        impl futures::Stream<Item = ObjectRef<Guarded>> + Send + 'static,
+    )
+    where
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + Sync
+            + 'static,
+    {
+        let api: Api<K> = match &self.settings.namespace {
+            Some(ns) => Api::namespaced(self.client.clone(), ns),
+            None => Api::all(self.client.clone()),
+        };
+        let (reader, writer) = reflector::store();
+        let events = reflector::reflector(
+            writer,
+            watcher(api, self.config.clone())
+                .default_backoff()
+                .modify(strip_unread),
+        );
+        let services = self.services.clone();
+        let sync = self.sync.clone();
+        let triggers = events.flat_map(move |event| {
+            let refs = match event {
+                Ok(watcher::Event::Apply(child) | watcher::Event::Delete(child)) => {
+                    service_of(child).into_iter().collect()
+                }
+                Ok(watcher::Event::InitDone) if mark_synced(&sync, cache) => {
+                    every_service(&services)
+                }
+                Ok(_) => Vec::new(),
+                Err(e) => {
+                    tracing::warn!(error = %e, kind = K::kind(&()).as_ref(), "watch failed; retrying with backoff");
+                    Vec::new()
+                }
+            };
+            futures::stream::iter(refs)
+        });
+        (reader, triggers)
+    }
 }
 
 /// How often the API server is probed after a reconcile could not reach it.
@@ -250,49 +427,6 @@ async fn retry_after_outages(
     }
 }
 
-impl Stores {
-    /// Resolves once every child cache has completed its first list.
-    pub async fn wait_until_ready(&self) -> Result<(), reflector::store::WriterDropped> {
-        self.deployments.wait_until_ready().await?;
-        self.config_maps.wait_until_ready().await?;
-        self.secrets.wait_until_ready().await?;
-        self.claims.wait_until_ready().await?;
-        self.budgets.wait_until_ready().await
-    }
-}
-
-/// A label-filtered watch of one child kind feeding a cache stripped of `managedFields`.
-fn child_stream<K>(
-    client: &Client,
-    settings: &Settings,
-    config: &watcher::Config,
-) -> (
-    Store<K>,
-    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
-)
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    let api: Api<K> = match &settings.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let (reader, writer) = reflector::store();
-    let stream = watcher(api, config.clone())
-        .default_backoff()
-        .modify(strip_unread);
-    (
-        reader,
-        reflector::reflector(writer, stream).touched_objects(),
-    )
-}
-
 /// Annotation `kubectl apply` (client-side) and tools built on it leave on what they apply: a
 /// full copy of the object as last applied.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -333,8 +467,9 @@ pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Actio
     let name = service.name_any();
     let uid = service.uid().ok_or(Error::MissingField("uid"))?;
     // Caches first: deciding from a half-filled cache would cost a read per child.
-    ctx.stores
-        .wait_until_ready()
+    ctx.synced
+        .clone()
+        .wait_for(|m| *m == Cache::ALL)
         .await
         .map_err(|_| Error::ShuttingDown)?;
     let mut observed = Observed::from_stores(&ctx.stores, &namespace, &name);

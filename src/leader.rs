@@ -102,9 +102,11 @@ pub const DEFAULT_RETRY_PERIOD: Duration = Duration::from_secs(2);
 /// Upper bound for releasing the Lease on shutdown; past it the Lease simply expires.
 pub const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Shortest accepted lease: a renewal needs at least one whole second before expiry.
+pub const MIN_LEASE_DURATION: Duration = Duration::from_secs(2);
 /// Longest accepted lease: guards against a unit mix-up (milliseconds given as seconds)
 /// that would block failover after a crash for hours.
-const MAX_LEASE_DURATION: Duration = Duration::from_secs(3600);
+pub const MAX_LEASE_DURATION: Duration = Duration::from_secs(3600);
 /// kube-lease-manager's field manager is this prefix plus the identity; the API server
 /// limits field managers to 128 characters.
 const FIELD_MANAGER_PREFIX: &str = "kube-lease-manager-";
@@ -185,6 +187,19 @@ impl LeaderConfig {
             renew_grace: DEFAULT_RENEW_GRACE,
             retry_period: DEFAULT_RETRY_PERIOD,
         }
+    }
+
+    /// This config with `lease_duration` and the other durations derived from it the way the
+    /// defaults are (renew a third of the lease before expiry, retry after two fifths of that),
+    /// rounded to what the Lease API and kube-lease-manager accept: `renew_grace` in whole
+    /// seconds. Every whole-second duration from [`MIN_LEASE_DURATION`] to [`MAX_LEASE_DURATION`]
+    /// gives a valid config.
+    pub fn with_lease_duration(mut self, lease_duration: Duration) -> Self {
+        let secs = lease_duration.as_secs();
+        self.lease_duration = lease_duration;
+        self.renew_grace = Duration::from_secs((secs / 3).max(1));
+        self.retry_period = (self.renew_grace * 2 / 5).max(Duration::from_millis(200));
+        self
     }
 
     /// Checks everything [`spawn`] relies on; kube-lease-manager panics on some of these.
@@ -574,6 +589,31 @@ mod tests {
     use super::*;
     use k8s_openapi::api::coordination::v1::LeaseSpec;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+
+    #[test]
+    fn every_accepted_lease_duration_gives_a_valid_config() {
+        for secs in MIN_LEASE_DURATION.as_secs()..=MAX_LEASE_DURATION.as_secs() {
+            let cfg = LeaderConfig::new("lease", "ns", "me")
+                .with_lease_duration(Duration::from_secs(secs));
+            if let Err(e) = cfg.validate() {
+                panic!("--lease-duration {secs}: {e}");
+            }
+            assert!(cfg.renew_grace.as_secs() >= secs / 3 && cfg.renew_grace < cfg.lease_duration);
+        }
+        let five =
+            LeaderConfig::new("lease", "ns", "me").with_lease_duration(Duration::from_secs(5));
+        assert_eq!(
+            (five.renew_grace, five.retry_period),
+            (Duration::from_secs(1), Duration::from_millis(400))
+        );
+        let default =
+            LeaderConfig::new("lease", "ns", "me").with_lease_duration(DEFAULT_LEASE_DURATION);
+        assert_eq!(
+            default,
+            LeaderConfig::new("lease", "ns", "me"),
+            "the defaults follow the same rule"
+        );
+    }
 
     fn cfg() -> LeaderConfig {
         LeaderConfig::new("stateless-operator", "stateless-system", "pod-a-1x2y3z")

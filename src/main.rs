@@ -54,8 +54,9 @@ struct RunArgs {
     /// Namespace of the Lease (the operator's own namespace in a pod).
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     lease_namespace: String,
-    /// How long a leader's Lease lasts without renewal (whole seconds).
-    #[arg(long, default_value = "15", value_parser = parse_seconds)]
+    /// How long a leader's Lease lasts without renewal (whole seconds, 2 to 3600); the leader
+    /// renews a third of it before expiry.
+    #[arg(long, default_value = "15", value_parser = parse_lease_duration)]
     lease_duration: Duration,
     /// Address of the HTTP endpoint serving /healthz, /readyz and /metrics.
     #[arg(long, default_value = "0.0.0.0:8080")]
@@ -86,6 +87,18 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
     }
 }
 
+fn parse_lease_duration(text: &str) -> Result<Duration, String> {
+    let (min, max) = (leader::MIN_LEASE_DURATION, leader::MAX_LEASE_DURATION);
+    match text.parse::<u64>() {
+        Ok(s) if (min.as_secs()..=max.as_secs()).contains(&s) => Ok(Duration::from_secs(s)),
+        _ => Err(format!(
+            "{text:?} is not a whole number of seconds from {} to {}",
+            min.as_secs(),
+            max.as_secs()
+        )),
+    }
+}
+
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,kube=warn,kube_lease_manager=warn")
@@ -106,11 +119,8 @@ fn run_command(args: RunArgs) -> ExitCode {
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| leader::unique_identity("stateless-operator"));
     let leader = args.leader_elect.then(|| {
-        let mut cfg = LeaderConfig::new(&args.lease_name, &args.lease_namespace, &identity);
-        cfg.lease_duration = args.lease_duration;
-        cfg.renew_grace = (args.lease_duration / 3).max(Duration::from_secs(1));
-        cfg.retry_period = (cfg.renew_grace / 2).max(Duration::from_millis(200));
-        cfg
+        LeaderConfig::new(&args.lease_name, &args.lease_namespace, &identity)
+            .with_lease_duration(args.lease_duration)
     });
     let options = RunOptions {
         settings: Settings {
@@ -132,7 +142,11 @@ fn run_command(args: RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(runner::run(options)) {
+    let result = runtime.block_on(runner::run(options));
+    // Tasks still running (a hanging DNS lookup on a blocking thread, say) must not hold the
+    // exit past the shutdown bound.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, category = e.category(), "stateless-operator stopped");

@@ -2,8 +2,8 @@
 //!
 //! Connects to the cluster, refuses to start without the CRD, serves `/healthz`, `/readyz` and
 //! `/metrics`, takes part in leader election and runs the controller only while it leads, and
-//! shuts down gracefully on SIGTERM/SIGINT (in-flight reconciles finish, the Lease is released).
-//! It holds no reconcile logic.
+//! shuts down gracefully on SIGTERM/SIGINT within [`SHUTDOWN_BOUND`] (in-flight reconciles
+//! finish or are abandoned, then the Lease is released). It holds no reconcile logic.
 
 use std::time::Duration;
 
@@ -108,6 +108,16 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     run_with(client, options, Metrics::new(), shutdown).await
 }
 
+/// How long the process takes at most from SIGTERM to exit, whatever the controller is doing:
+/// in-flight reconciles get [`controller::DRAIN_TIMEOUT`] (8 s) and are then aborted, the Lease
+/// release gets [`leader::RELEASE_TIMEOUT`] (5 s) after that, and the HTTP server stops taking
+/// requests at once (its in-flight requests get [`SERVER_STOP_TIMEOUT`], meanwhile). Well under
+/// Kubernetes' default 30 s grace period, so a pod is never killed mid-release.
+pub const SHUTDOWN_BOUND: Duration = Duration::from_secs(15);
+
+/// How long the HTTP endpoint's in-flight requests may take after shutdown began.
+pub const SERVER_STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Runs with a given client until `shutdown` is cancelled (tests drive it with a fake API).
 pub async fn run_with(
     client: kube::Client,
@@ -115,21 +125,35 @@ pub async fn run_with(
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
-    controller::check_crd(&client, options.settings.namespace.as_deref()).await?;
     let listener = server::bind(&options.metrics_addr).await?;
-    tracing::info!(addr = %options.metrics_addr, "serving /healthz, /readyz and /metrics");
+    run_on(client, options, metrics, shutdown, listener).await
+}
+
+/// [`run_with`] on an already bound listener for `/healthz`, `/readyz` and `/metrics`
+/// (`options.metrics_addr` is not used).
+pub async fn run_on(
+    client: kube::Client,
+    options: RunOptions,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+    listener: tokio::net::TcpListener,
+) -> Result<(), RunError> {
+    controller::check_crd(&client, options.settings.namespace.as_deref()).await?;
     let (ready_tx, ready_rx) = watch::channel(false);
-    let server = tokio::spawn(server::serve(
+    let mut server = AbortOnDrop(Some(tokio::spawn(server::serve(
         listener,
         ServerState::new(metrics.clone(), ready_rx),
         shutdown.clone().cancelled_owned(),
-    ));
+    ))));
+    // The Lease is released only once the controller has stopped writing: releasing it at
+    // SIGTERM would let a follower start while this process still drains its reconciles.
+    let release = CancellationToken::new();
     let (mut leading, leader_task) = match options.leader.clone() {
         Some(cfg) => {
             tracing::info!(lease = %cfg.lease_name, namespace = %cfg.lease_namespace, identity = %cfg.identity, "leader election on");
-            leader::spawn(client.clone(), cfg, metrics.clone(), shutdown.clone())?
+            leader::spawn(client.clone(), cfg, metrics.clone(), release.clone())?
         }
-        None => leader::always_leader(metrics.clone(), shutdown.clone()),
+        None => leader::always_leader(metrics.clone(), release.clone()),
     };
 
     // If this future is dropped (the task aborted) the election stops with it, without
@@ -167,18 +191,33 @@ pub async fn run_with(
     }
     let _ = ready_tx.send(false);
     shutdown.cancel();
-    let Some(leader_task) = leader_task.0.take() else {
-        return Ok(());
-    };
-    match tokio::time::timeout(Duration::from_secs(10), leader_task).await {
-        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "leader election did not shut down cleanly"),
-        Ok(Err(e)) => tracing::warn!(error = %e, "leader election task failed"),
-        Err(_) => tracing::warn!("leader election did not stop within 10 s"),
-        Ok(Ok(Ok(()))) => {}
+    release.cancel();
+    if let Some(task) = leader_task.0.take() {
+        // The task bounds its own release by RELEASE_TIMEOUT; the margin covers the flag update.
+        let bound = leader::RELEASE_TIMEOUT + Duration::from_secs(1);
+        let abort = task.abort_handle();
+        match tokio::time::timeout(bound, task).await {
+            Ok(Ok(Err(e))) => {
+                tracing::warn!(error = %e, "leader election did not shut down cleanly")
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "leader election task failed"),
+            Err(_) => {
+                abort.abort();
+                tracing::warn!(after = ?bound, "leader election did not stop in time: the Lease will expire");
+            }
+            Ok(Ok(Ok(()))) => {}
+        }
     }
-    match server.await {
-        Ok(result) => result?,
-        Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),
+    if let Some(task) = server.0.take() {
+        let abort = task.abort_handle();
+        match tokio::time::timeout(SERVER_STOP_TIMEOUT, task).await {
+            Ok(Ok(result)) => result?,
+            Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server task failed"),
+            Err(_) => {
+                abort.abort();
+                tracing::warn!("HTTP server requests still open at shutdown: closed");
+            }
+        }
     }
     tracing::info!("stopped");
     Ok(())

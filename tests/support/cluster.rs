@@ -328,16 +328,22 @@ impl Env {
     pub fn start_with(&self, name: &str, settings: Settings, leader: Option<LeaderConfig>) -> Op {
         let shutdown = CancellationToken::new();
         let metrics = Metrics::new();
+        // Bound here so that the test knows where `/readyz` is before the operator starts.
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        std_listener.set_nonblocking(true).expect("non-blocking");
+        let addr = std_listener.local_addr().expect("local address");
+        let listener = tokio::net::TcpListener::from_std(std_listener).expect("tokio listener");
         let options = RunOptions {
             settings,
             leader,
-            metrics_addr: "127.0.0.1:0".to_string(),
+            metrics_addr: addr.to_string(),
         };
-        let run = runner::run_with(
+        let run = runner::run_on(
             self.client.clone(),
             options,
             metrics.clone(),
             shutdown.clone(),
+            listener,
         );
         let label = format!("{}/{name}", self.test);
         let task = tokio::spawn(async move {
@@ -349,6 +355,7 @@ impl Env {
         });
         Op {
             name: name.to_string(),
+            addr,
             shutdown,
             task: Some(task),
             metrics,
@@ -696,6 +703,8 @@ impl Drop for Env {
 pub struct Op {
     /// Name used in its Settings.instance.
     pub name: String,
+    /// Where it serves `/healthz`, `/readyz` and `/metrics` (loopback).
+    pub addr: std::net::SocketAddr,
     shutdown: CancellationToken,
     task: Option<JoinHandle<Result<(), RunError>>>,
     /// Its metrics.
@@ -703,16 +712,37 @@ pub struct Op {
 }
 
 impl Op {
-    /// Stops it like SIGTERM and waits for it to finish; panics when it fails to.
+    /// Stops it like SIGTERM and waits for it to finish; panics when it fails to within the
+    /// documented shutdown bound (plus a little for a loaded test machine).
     pub async fn stop(mut self) {
         self.shutdown.cancel();
         let Some(task) = self.task.take() else { return };
-        match tokio::time::timeout(Duration::from_secs(30), task).await {
+        let bound = runner::SHUTDOWN_BOUND + Duration::from_secs(3);
+        match tokio::time::timeout(bound, task).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(e))) => panic!("operator {} stopped with an error: {e}", self.name),
             Ok(Err(e)) => panic!("operator {} panicked: {e}", self.name),
-            Err(_) => panic!("operator {} did not stop within 30 s", self.name),
+            Err(_) => panic!("operator {} did not stop within {bound:?}", self.name),
         }
+    }
+
+    /// The HTTP status of `GET path` on its endpoint (0 when it does not answer).
+    pub async fn http_status(&self, path: &str) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let request = async {
+            let mut stream = tokio::net::TcpStream::connect(self.addr).await.ok()?;
+            let head = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+            stream.write_all(head.as_bytes()).await.ok()?;
+            let mut response = Vec::new();
+            stream.read_to_end(&mut response).await.ok()?;
+            let text = String::from_utf8_lossy(&response);
+            text.split(' ').nth(1)?.parse().ok()
+        };
+        tokio::time::timeout(Duration::from_secs(5), request)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0)
     }
 
     /// Aborts its task as a crash would. Note: leader election runs in a task of its own,

@@ -35,6 +35,8 @@ pub fn ssvc() -> ResourceRef {
 
 /// One running operator process.
 pub struct Operator {
+    /// Where it serves `/healthz`, `/readyz` and `/metrics` (loopback).
+    pub addr: std::net::SocketAddr,
     /// Cancel to stop it (like SIGTERM).
     pub shutdown: CancellationToken,
     /// Its task; ends after shutdown.
@@ -83,18 +85,25 @@ pub fn start_with(
 ) -> Operator {
     let shutdown = CancellationToken::new();
     let metrics = Metrics::new();
+    // Bound here so that the test knows the port before the operator starts.
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    std_listener.set_nonblocking(true).expect("non-blocking");
+    let addr = std_listener.local_addr().expect("local address");
+    let listener = tokio::net::TcpListener::from_std(std_listener).expect("tokio listener");
     let options = RunOptions {
         settings,
         leader,
-        metrics_addr: "127.0.0.1:0".to_string(),
+        metrics_addr: addr.to_string(),
     };
-    let task = tokio::spawn(runner::run_with(
+    let task = tokio::spawn(runner::run_on(
         client,
         options,
         metrics.clone(),
         shutdown.clone(),
+        listener,
     ));
     Operator {
+        addr,
         shutdown,
         task,
         metrics,
@@ -169,6 +178,41 @@ pub fn metric(metrics: &Metrics, name: &str) -> f64 {
         .filter_map(|v| v.trim().parse::<f64>().ok())
         .next()
         .unwrap_or(0.0)
+}
+
+/// The HTTP status of `GET path` on the operator's endpoint (0 when it does not answer).
+pub async fn http_status(op: &Operator, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request = async {
+        let mut stream = tokio::net::TcpStream::connect(op.addr).await.ok()?;
+        let head = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+        stream.write_all(head.as_bytes()).await.ok()?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.ok()?;
+        let text = String::from_utf8_lossy(&response);
+        text.split(' ').nth(1)?.parse().ok()
+    };
+    tokio::time::timeout(Duration::from_secs(5), request)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(0)
+}
+
+/// Waits (polling, with a deadline) until `/readyz` answers `status`.
+pub async fn readyz_becomes(op: &Operator, status: u16, secs: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let got = http_status(op, "/readyz").await;
+        if got == status {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/readyz answered {got}, not {status}, for {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Reconciles finished so far.

@@ -33,6 +33,10 @@ pub enum FaultAction {
     TooManyRequests { retry_after_secs: u64 },
     /// Handle the request normally, after this delay.
     Delay(Duration),
+    /// Handle the request at once, then hold the response for this long: a list's snapshot is
+    /// taken (and its resourceVersion fixed) before writes that go on meanwhile, as on a real
+    /// API server whose large lists take seconds to arrive.
+    HoldResponse(Duration),
     /// Never answer (until the fake shuts down); exercises client-side timeouts.
     Hang,
     /// Fail at the transport level, as a refused connection.
@@ -97,6 +101,9 @@ impl FaultRule {
     }
     pub fn delay(d: Duration) -> Self {
         Self::new(FaultAction::Delay(d))
+    }
+    pub fn hold_response(d: Duration) -> Self {
+        Self::new(FaultAction::HoldResponse(d))
     }
     pub fn hang() -> Self {
         Self::new(FaultAction::Hang)

@@ -435,8 +435,12 @@ async fn handle(
             ));
         }
         Some(FaultAction::Delay(d)) => tokio::time::sleep(d).await,
-        None => {}
+        Some(FaultAction::HoldResponse(_)) | None => {}
     }
+    let hold = match fault {
+        Some(FaultAction::HoldResponse(d)) => Some(d),
+        _ => None,
+    };
 
     let resp = match route {
         Route::NotFound => Err(not_found_route()),
@@ -466,6 +470,10 @@ async fn handle(
                     Ok(r) => {
                         rec.status = 200;
                         record(rec);
+                        // The watch is registered: events that happen meanwhile are queued.
+                        if let Some(d) = hold {
+                            tokio::time::sleep(d).await;
+                        }
                         return Ok(r);
                     }
                     Err(e) => Err(e),
@@ -492,6 +500,9 @@ async fn handle(
         }
     };
     record(rec);
+    if let Some(d) = hold {
+        tokio::time::sleep(d).await;
+    }
     Ok(out)
 }
 
