@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 
+use hmac::digest::{Key, KeyInit};
+use hmac::{Hmac, Mac};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
@@ -23,7 +25,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use rand::Rng;
+use rand::RngExt;
 use sha2::{Digest, Sha256};
 
 use crate::crd::{API_VERSION, AccessMode, KIND, ReclaimPolicy, ScratchSpec};
@@ -37,8 +39,15 @@ pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const MANAGER: &str = "stateless-operator";
 /// `stateless.dev/service`: the service a child belongs to; the pods' selector.
 pub const LABEL_SERVICE: &str = "stateless.dev/service";
-/// Pod template annotation: hash of all config and secret data, so pods roll when it changes.
+/// Pod template annotation: keyed hash of all config and secret data, so pods roll when it
+/// changes (see [`config_hash`]).
 pub const ANNOTATION_CONFIG_HASH: &str = "stateless.dev/config-hash";
+/// Secret data key of the random key the config hash is keyed with. Generated once, like the
+/// values of `secret.generate`, and kept; `validate` refuses it as a `secret.generate` key. The
+/// leading dot hides it in the mounted secret directory (the API server reserves only `..`).
+pub const CONFIG_HASH_KEY: &str = ".stateless.dev-config-hash-key";
+/// Length of the [`CONFIG_HASH_KEY`] value: 44 alphanumeric characters carry 261 bits.
+pub const CONFIG_HASH_KEY_LENGTH: usize = 44;
 /// Secret annotation: the keys whose values the operator generated (never the values).
 pub const ANNOTATION_GENERATED_KEYS: &str = "stateless.dev/generated-keys";
 /// Name of the one application container.
@@ -209,9 +218,16 @@ pub fn build(
 ) -> Children {
     let secret = build_secret(valid, observed, generator);
     let config_map = build_config_map(valid);
+    let secret_data = merged(observed.secret_data, secret.data.as_ref());
+    // build_secret always puts the key into the desired data, so it is always found here.
+    let key = secret_data
+        .get(CONFIG_HASH_KEY)
+        .map(|k| k.0.as_slice())
+        .unwrap_or_default();
     let hash = config_hash(
-        merged(observed.config_data, config_map.data.as_ref()),
-        merged(observed.secret_data, secret.data.as_ref()),
+        key,
+        &merged(observed.config_data, config_map.data.as_ref()),
+        &secret_data,
     );
     Children {
         claim: build_claim(valid),
@@ -291,6 +307,7 @@ fn build_secret(
     generator: &mut dyn SecretGenerator,
 ) -> Secret {
     let live = |key: &str| observed.secret_data.and_then(|d| d.get(key)).cloned();
+    let mut generate = |length: usize| ByteString(generator.generate(length).into_bytes());
     let mut data = BTreeMap::new();
     // Values generated earlier stay for ever, even when their key left the spec: they may be
     // the only copy of a password another system now holds.
@@ -298,17 +315,15 @@ fn build_secret(
         .generated_keys
         .into_iter()
         .flat_map(|keys| keys.split(','))
-        .filter(|k| !k.is_empty())
+        .filter(|k| !k.is_empty() && *k != CONFIG_HASH_KEY)
     {
         if let Some(value) = live(key) {
             data.insert(key.to_string(), value);
         }
     }
     for generated in valid.spec().secret.iter().flat_map(|s| &s.generate) {
-        let value = live(&generated.key).unwrap_or_else(|| {
-            let length = usize::try_from(generated.length).unwrap_or(0);
-            ByteString(generator.generate(length).into_bytes())
-        });
+        let value = live(&generated.key)
+            .unwrap_or_else(|| generate(usize::try_from(generated.length).unwrap_or(0)));
         data.insert(generated.key.clone(), value);
     }
     let mut metadata = meta(valid, names::secret(valid.name()), true);
@@ -319,10 +334,15 @@ fn build_secret(
             keys.join(","),
         )]));
     }
+    // The hash key is not listed in the annotation (it is not one of the user's values) but is
+    // kept the same way: read back from the live Secret, generated only when it holds none.
+    // It is generated last so that the user's values do not depend on its existence.
+    let hash_key = live(CONFIG_HASH_KEY).unwrap_or_else(|| generate(CONFIG_HASH_KEY_LENGTH));
+    data.insert(CONFIG_HASH_KEY.to_string(), hash_key);
     Secret {
         metadata,
         type_: Some("Opaque".to_string()),
-        data: (!data.is_empty()).then_some(data),
+        data: Some(data),
         ..Secret::default()
     }
 }
@@ -609,28 +629,93 @@ fn merged<V: Clone>(
     out
 }
 
-/// Hash over every config and secret key and value (including keys other tools added), so
-/// that any change to the pods' external state rolls them. Keys and values are length-prefixed
-/// so that no two different maps hash the same.
+/// Keyed hash over every config and secret key and value (including keys other tools added),
+/// so that any change to the pods' external state rolls them, and nothing else does: the
+/// [`CONFIG_HASH_KEY`] entry itself is left out of the data.
+///
+/// An HMAC-SHA256 keyed by the service's own random key: whoever may read the Deployment but
+/// not the Secret learns nothing about the secret values from it (an unkeyed hash would let
+/// them test guesses of a low-entropy value offline). Keys and values are length-prefixed so
+/// that no two different maps hash the same. 80 bits of the tag are kept: enough that two
+/// states never collide by chance, and the annotation stays short.
 pub fn config_hash(
-    config: BTreeMap<String, String>,
-    secret: BTreeMap<String, ByteString>,
+    key: &[u8],
+    config: &BTreeMap<String, String>,
+    secret: &BTreeMap<String, ByteString>,
 ) -> String {
-    let mut hasher = Sha256::new();
+    let mut mac = keyed_mac(key);
     let mut field = |tag: &[u8], bytes: &[u8]| {
-        hasher.update(tag);
-        hasher.update((bytes.len() as u64).to_be_bytes());
-        hasher.update(bytes);
+        mac.update(tag);
+        mac.update(&(bytes.len() as u64).to_be_bytes());
+        mac.update(bytes);
     };
-    for (k, v) in &config {
+    for (k, v) in config {
         field(b"ck", k.as_bytes());
         field(b"cv", v.as_bytes());
     }
-    for (k, v) in &secret {
+    for (k, v) in secret.iter().filter(|(k, _)| k.as_str() != CONFIG_HASH_KEY) {
         field(b"sk", k.as_bytes());
         field(b"sv", &v.0);
     }
-    let digest = hasher.finalize();
-    let hex: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
-    format!("sha256-{hex}")
+    let tag = mac.finalize().into_bytes();
+    let hex: String = tag.iter().take(10).map(|b| format!("{b:02x}")).collect();
+    format!("hmac-sha256-{hex}")
+}
+
+/// HMAC-SHA256 keyed with a key of any length. RFC 2104 hashes a key longer than the block and
+/// zero-pads a shorter one; doing that here lets the infallible fixed-size constructor be used
+/// (the slice constructor returns a `Result` that is never an error for HMAC).
+fn keyed_mac(key: &[u8]) -> Hmac<Sha256> {
+    let mut block = Key::<Hmac<Sha256>>::default();
+    if key.len() > block.len() {
+        let digest = Sha256::digest(key);
+        block[..digest.len()].copy_from_slice(&digest);
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    <Hmac<Sha256> as KeyInit>::new(&block)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn hmac(key: &[u8], data: &[u8]) -> String {
+        let mut mac = keyed_mac(key);
+        mac.update(data);
+        hex(&mac.finalize().into_bytes())
+    }
+
+    #[test]
+    fn keyed_mac_is_rfc_4231_hmac_sha256() {
+        // Test case 1: a short key.
+        assert_eq!(
+            hmac(&[0x0b; 20], b"Hi There"),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
+        // Test case 2: a key shorter than the data.
+        assert_eq!(
+            hmac(b"Jefe", b"what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // Test case 6: a key longer than the block is hashed first.
+        assert_eq!(
+            hmac(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            ),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+        // A key of exactly one block is used as it is.
+        let mut reference = <Hmac<Sha256> as Mac>::new_from_slice(&[7; 64]).unwrap();
+        reference.update(b"x");
+        assert_eq!(
+            hmac(&[7; 64], b"x"),
+            hex(&reference.finalize().into_bytes())
+        );
+    }
 }

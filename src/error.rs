@@ -8,8 +8,10 @@ use std::time::Duration;
 /// Everything that can make a reconcile fail.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A request to the API server failed.
-    #[error("{action}: {source}")]
+    /// A request to the API server failed. A transport error's own text is vague (`client error
+    /// (Connect)`), so the root of its source chain (`Connection refused (os error 111)`, a TLS
+    /// or DNS failure) is added.
+    #[error("{action}: {source}{}", root_cause(.source))]
     Kube {
         /// What the operator was doing, e.g. `apply Deployment web/shop`.
         action: String,
@@ -116,6 +118,21 @@ impl Error {
     }
 }
 
+/// `: <innermost source>` when `error` has a source chain whose end says something its own
+/// text does not; empty otherwise (an API server's answer is already precise).
+pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut innermost = error;
+    while let Some(next) = innermost.source() {
+        innermost = next;
+    }
+    let text = innermost.to_string();
+    if std::ptr::addr_eq(innermost, error) || text.is_empty() || error.to_string().contains(&text) {
+        String::new()
+    } else {
+        format!(": {text}")
+    }
+}
+
 /// Longest wait for one non-watch request: kube clients have no read timeout by default, and a
 /// request that hangs must not hang a reconcile (and its object) for ever.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -163,5 +180,36 @@ mod tests {
         assert!(api(429).minimum_backoff() > api(500).minimum_backoff());
         assert_eq!(api(500).status_code(), Some(500));
         assert!(api(422).to_string().starts_with("apply Deployment a/b: "));
+    }
+
+    /// An error with a source, like hyper's `client error (Connect)` over an io error.
+    #[derive(Debug, thiserror::Error)]
+    #[error("client error (Connect)")]
+    struct Outer(#[source] Middle);
+    #[derive(Debug, thiserror::Error)]
+    #[error("tcp connect error")]
+    struct Middle(#[source] std::io::Error);
+
+    #[test]
+    fn transport_errors_name_their_root_cause() {
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let e = Error::kube(
+            "list StatelessServices",
+            kube::Error::Service(Box::new(Outer(Middle(refused)))),
+        );
+        assert_eq!(
+            e.to_string(),
+            "list StatelessServices: ServiceError: client error (Connect): Connection refused"
+        );
+        assert_eq!(e.category(), "transport");
+        // An answer of the API server has no deeper cause: nothing is added.
+        let Error::Kube { source, .. } = api(422) else {
+            unreachable!()
+        };
+        assert_eq!(
+            api(422).to_string(),
+            format!("apply Deployment a/b: {source}")
+        );
     }
 }

@@ -281,7 +281,7 @@ impl LeaderConfig {
 /// `prefix` plus a random suffix. Use the pod name as prefix: a restarted container then
 /// still gets a fresh identity, so it never mistakes its predecessor's lease for its own.
 pub fn unique_identity(prefix: &str) -> String {
-    use rand::Rng;
+    use rand::RngExt;
     let suffix: String = rand::rng()
         .sample_iter(rand::distr::Alphanumeric)
         .take(8)

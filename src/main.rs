@@ -1,17 +1,17 @@
 //! The `stateless-operator` command line: `crd` and `render` work with no cluster; `run` is the
 //! controller.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
 use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 use stateless_operator::controller::Settings;
 use stateless_operator::leader::{self, LeaderConfig};
 use stateless_operator::runner::{self, RunOptions};
-use stateless_operator::{crd_yaml, render};
+use stateless_operator::{DEFAULT_LOG_FILTER, crd_yaml, render};
 
 /// A Kubernetes operator that makes stateless workloads the enforced default.
 #[derive(Parser, Debug)]
@@ -58,9 +58,9 @@ struct RunArgs {
     /// renews a third of it before expiry.
     #[arg(long, default_value = "15", value_parser = parse_lease_duration)]
     lease_duration: Duration,
-    /// Address of the HTTP endpoint serving /healthz, /readyz and /metrics.
-    #[arg(long, default_value = "0.0.0.0:8080")]
-    metrics_addr: String,
+    /// Address (IP:PORT) of the HTTP endpoint serving /healthz, /readyz and /metrics.
+    #[arg(long, default_value = "0.0.0.0:8080", value_parser = parse_socket_addr)]
+    metrics_addr: SocketAddr,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -99,12 +99,26 @@ fn parse_lease_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// Checked by clap, so a bad address is refused before anything connects. Host names are not
+/// accepted: resolving one would be a network call, and a bind address is an IP.
+fn parse_socket_addr(text: &str) -> Result<SocketAddr, String> {
+    text.parse().map_err(|_| {
+        format!(
+            "{text:?} is not an IP address and port, e.g. 0.0.0.0:8080, 127.0.0.1:9090 or [::]:8080"
+        )
+    })
+}
+
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,kube=warn,kube_lease_manager=warn")
-    });
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+    // Colour only for a person at a terminal (and not when NO_COLOR asks for none): escape codes
+    // in a file or a log collector are noise.
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -113,7 +127,8 @@ fn init_logging(format: LogFormat) {
 }
 
 fn run_command(args: RunArgs) -> ExitCode {
-    init_logging(args.log_format);
+    let log_format = args.log_format;
+    init_logging(log_format);
     let identity = std::env::var("POD_NAME")
         .ok()
         .filter(|n| !n.is_empty())
@@ -130,7 +145,7 @@ fn run_command(args: RunArgs) -> ExitCode {
             instance: Some(identity),
         },
         leader,
-        metrics_addr: args.metrics_addr,
+        metrics_addr: args.metrics_addr.to_string(),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -143,16 +158,43 @@ fn run_command(args: RunArgs) -> ExitCode {
         }
     };
     let result = runtime.block_on(runner::run(options));
+    let code = match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let category = e.category();
+            let mut message = e.to_string();
+            if reaching_the_server_failed(category) {
+                message.push_str(&runtime.block_on(api_server_hint()));
+            }
+            // Said once: a plain line for a person, or one structured record for a log pipeline
+            // (a plain line among JSON records would break its parsing).
+            match log_format {
+                LogFormat::Text => eprintln!("error: {message}"),
+                LogFormat::Json => {
+                    tracing::error!(error = %message, category, "stateless-operator stopped");
+                }
+            }
+            ExitCode::FAILURE
+        }
+    };
     // Tasks still running (a hanging DNS lookup on a blocking thread, say) must not hold the
     // exit past the shutdown bound.
     runtime.shutdown_timeout(Duration::from_secs(1));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %e, category = e.category(), "stateless-operator stopped");
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+    code
+}
+
+/// True for the error categories where the API server did not answer at all.
+fn reaching_the_server_failed(category: &str) -> bool {
+    matches!(category, "transport" | "timeout")
+}
+
+/// ` (API server URL)`, for an error that says the server could not be reached: the client's
+/// errors do not name it, and it is the first thing to check. Resolved the way the client
+/// resolved it (kubeconfig, then in-cluster).
+async fn api_server_hint() -> String {
+    match kube::Config::infer().await {
+        Ok(config) => format!(" (API server {})", config.cluster_url),
+        Err(_) => String::new(),
     }
 }
 
@@ -219,12 +261,23 @@ fn diff_command(file: &PathBuf) -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let client = kube::Client::try_default().await.map_err(|e| {
+        let cannot_connect = |e: &dyn std::fmt::Display| {
             format!("cannot connect to a cluster: {e} (set KUBECONFIG or ~/.kube/config)")
-        })?;
+        };
+        let config = kube::Config::infer()
+            .await
+            .map_err(|e| cannot_connect(&e))?;
+        let server = config.cluster_url.to_string();
+        let client = kube::Client::try_from(config).map_err(|e| cannot_connect(&e))?;
         stateless_operator::diff::diff(&client, &services)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| {
+                if reaching_the_server_failed(e.category()) {
+                    format!("{e} (API server {server})")
+                } else {
+                    e.to_string()
+                }
+            })
     });
     match result {
         Ok(diffs) => {

@@ -130,13 +130,17 @@ impl Observed {
         Ok(reads)
     }
 
-    /// True when the spec lists a generated key the observed Secret does not hold.
+    /// True when `build` would generate a value: the observed Secret lacks the config hash key
+    /// (every service has one) or a generated key the spec lists.
     pub fn would_generate(&self, spec: &StatelessServiceSpec) -> bool {
         let data = self.secret.as_ref().and_then(|s| s.data.as_ref());
-        spec.secret
-            .iter()
-            .flat_map(|s| &s.generate)
-            .any(|g| !data.is_some_and(|d| d.contains_key(&g.key)))
+        let holds = |key: &str| data.is_some_and(|d| d.contains_key(key));
+        !holds(build::CONFIG_HASH_KEY)
+            || spec
+                .secret
+                .iter()
+                .flat_map(|s| &s.generate)
+                .any(|g| !holds(&g.key))
     }
 
     /// What `build` must carry over from the live state.

@@ -386,6 +386,14 @@ fn check_secret(spec: &StatelessServiceSpec, errors: &mut Vec<FieldError>) {
                     generated.key
                 ),
             ));
+        } else if generated.key == crate::build::CONFIG_HASH_KEY {
+            errors.push(FieldError::new(
+                format!("spec.secret.generate[{i}].key"),
+                format!(
+                    "{:?} is reserved: the operator keeps the config hash key under this name; choose another key",
+                    generated.key
+                ),
+            ));
         } else if !seen.insert(generated.key.as_str()) {
             errors.push(FieldError::new(
                 format!("spec.secret.generate[{i}].key"),
@@ -654,6 +662,19 @@ mod tests {
         );
         assert!(
             has(&e, "spec.secret.generate[1].key: duplicate key"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn the_config_hash_key_is_reserved() {
+        let e = errors(json!({"image": "x", "secret": {"generate": [
+            {"key": crate::build::CONFIG_HASH_KEY, "length": 16}]}}));
+        assert!(
+            has(
+                &e,
+                "spec.secret.generate[0].key: \".stateless.dev-config-hash-key\" is reserved"
+            ),
             "{e:?}"
         );
     }

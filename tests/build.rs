@@ -6,10 +6,15 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Container, PodSpec, Volume};
 use serde_json::{Value, json};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Secret;
 use stateless_operator::build::{
-    self, ANNOTATION_CONFIG_HASH, ANNOTATION_GENERATED_KEYS, Children, Observed, SecretGenerator,
+    self, ANNOTATION_CONFIG_HASH, ANNOTATION_GENERATED_KEYS, CONFIG_HASH_KEY,
+    CONFIG_HASH_KEY_LENGTH, Children, Observed, SecretGenerator,
 };
 use stateless_operator::crd::StatelessService;
+use stateless_operator::observe;
 use stateless_operator::validate::validate;
 
 /// Deterministic "random" values: `<counter>` repeated to the length, so each is unique.
@@ -418,7 +423,12 @@ fn config_map_and_secret_always_exist() {
     assert_eq!(c.config_map.metadata.name.as_deref(), Some("web-config"));
     assert!(c.config_map.data.is_none());
     assert_eq!(c.secret.metadata.name.as_deref(), Some("web-secret"));
-    assert!(c.secret.data.is_none());
+    let keys: Vec<&String> = c.secret.data.iter().flatten().map(|(k, _)| k).collect();
+    assert_eq!(keys, [CONFIG_HASH_KEY], "only the config hash key");
+    assert!(
+        c.secret.metadata.annotations.is_none(),
+        "no generated-keys annotation without secret.generate"
+    );
     assert_eq!(c.secret.type_.as_deref(), Some("Opaque"));
 }
 
@@ -549,9 +559,209 @@ fn config_hash_follows_all_config_and_secret_data() {
     assert_ne!(hash(&base), hash(&with_secret));
 
     // Moving a value between key and value does not collide.
-    let h1 = build::config_hash(BTreeMap::from([("ab".into(), "c".into())]), BTreeMap::new());
-    let h2 = build::config_hash(BTreeMap::from([("a".into(), "bc".into())]), BTreeMap::new());
+    let h1 = build::config_hash(
+        b"k",
+        &BTreeMap::from([("ab".into(), "c".into())]),
+        &BTreeMap::new(),
+    );
+    let h2 = build::config_hash(
+        b"k",
+        &BTreeMap::from([("a".into(), "bc".into())]),
+        &BTreeMap::new(),
+    );
     assert_ne!(h1, h2);
+}
+
+fn bytes(v: &str) -> ByteString {
+    ByteString(v.as_bytes().to_vec())
+}
+
+fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn secrets(pairs: &[(&str, &str)]) -> BTreeMap<String, ByteString> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), bytes(v)))
+        .collect()
+}
+
+#[test]
+fn config_hash_changes_with_every_value_and_only_with_values() {
+    let key = b"0123456789abcdef0123456789abcdef01234567890a";
+    let c = config(&[("a", "1"), ("b", "2")]);
+    let s = secrets(&[("token", "hunter2"), ("pin", "1234")]);
+    let base = build::config_hash(key, &c, &s);
+    assert!(base.starts_with("hmac-sha256-"), "{base}");
+    assert_eq!(base.len(), "hmac-sha256-".len() + 20, "80 bits in hex");
+
+    // Any config or secret value, key, addition or removal changes it.
+    let variants = [
+        build::config_hash(key, &config(&[("a", "1"), ("b", "3")]), &s),
+        build::config_hash(key, &config(&[("a", "1")]), &s),
+        build::config_hash(key, &config(&[("a", "1"), ("b", "2"), ("c", "")]), &s),
+        build::config_hash(key, &config(&[("a", "1"), ("c", "2")]), &s),
+        build::config_hash(key, &c, &secrets(&[("token", "hunter3"), ("pin", "1234")])),
+        build::config_hash(key, &c, &secrets(&[("token", "hunter2"), ("pin", "1235")])),
+        build::config_hash(key, &c, &secrets(&[("token", "hunter2")])),
+        build::config_hash(
+            key,
+            &c,
+            &secrets(&[("token", "hunter2"), ("pin", "1234"), ("x", "")]),
+        ),
+        // The same pair moved from the ConfigMap to the Secret.
+        build::config_hash(
+            key,
+            &config(&[("a", "1")]),
+            &secrets(&[("b", "2"), ("token", "hunter2"), ("pin", "1234")]),
+        ),
+    ];
+    for (i, v) in variants.iter().enumerate() {
+        assert_ne!(&base, v, "variant {i}");
+    }
+
+    // The key's own entry in the Secret data is not hashed: its presence changes nothing, and
+    // the maps are ordered, so the order in which entries arrived changes nothing either.
+    let mut with_key = s.clone();
+    with_key.insert(CONFIG_HASH_KEY.to_string(), ByteString(key.to_vec()));
+    assert_eq!(build::config_hash(key, &c, &with_key), base);
+    let mut reversed = BTreeMap::new();
+    for (k, v) in with_key.iter().rev() {
+        reversed.insert(k.clone(), v.clone());
+    }
+    assert_eq!(build::config_hash(key, &c, &reversed), base);
+}
+
+#[test]
+fn config_hash_differs_between_services_with_the_same_values_and_other_keys() {
+    let c = config(&[("a", "1")]);
+    let s = secrets(&[("password", "summer2024")]);
+    let one = build::config_hash(b"key-of-service-one", &c, &s);
+    let two = build::config_hash(b"key-of-service-two", &c, &s);
+    assert_ne!(one, two);
+    // Through the build: two services with identical specs get their own random keys.
+    let svc = service(full_spec());
+    let valid = validate(&svc).unwrap();
+    let a = build::build(valid, &Observed::default(), &mut build::OsRandom);
+    let b = build::build(valid, &Observed::default(), &mut build::OsRandom);
+    assert_ne!(
+        secret_value(&a, CONFIG_HASH_KEY),
+        secret_value(&b, CONFIG_HASH_KEY)
+    );
+    assert_ne!(hash(&a), hash(&b));
+}
+
+#[test]
+fn config_hash_key_is_generated_once_and_kept() {
+    let svc = service(full_spec());
+    let first = build_with(&svc, &Observed::default());
+    let key = secret_value(&first, CONFIG_HASH_KEY).expect("a key is generated");
+    assert_eq!(key.len(), CONFIG_HASH_KEY_LENGTH);
+    assert_ne!(
+        key,
+        secret_value(&first, "token").unwrap(),
+        "its own value, not a user's"
+    );
+    assert_eq!(
+        first.secret.metadata.annotations.as_ref().unwrap()[ANNOTATION_GENERATED_KEYS],
+        "token",
+        "the hash key is not one of the user's generated keys"
+    );
+    // The build hashes with the key it put into the Secret.
+    let data = first.secret.data.clone().unwrap();
+    let expected = build::config_hash(
+        key.as_bytes(),
+        first.config_map.data.as_ref().unwrap(),
+        &data,
+    );
+    assert_eq!(hash(&first), expected);
+
+    // Rebuilt from the live Secret with a generator that would give other values: nothing
+    // changes, so nothing rolls.
+    let valid = validate(&svc).unwrap();
+    let observed = Observed {
+        secret_data: Some(&data),
+        generated_keys: Some("token"),
+        ..Observed::default()
+    };
+    for seed in [0, 3, 8] {
+        let again = build::build(valid, &observed, &mut Counter(seed));
+        assert_eq!(secret_value(&again, CONFIG_HASH_KEY).unwrap(), key);
+        assert_eq!(hash(&again), hash(&first));
+    }
+
+    // A changed user value rolls; the key stays.
+    let mut changed = data.clone();
+    changed.insert("token".into(), bytes("another-token-value"));
+    let observed = Observed {
+        secret_data: Some(&changed),
+        generated_keys: Some("token"),
+        ..Observed::default()
+    };
+    let rolled = build::build(valid, &observed, &mut Counter(5));
+    assert_eq!(secret_value(&rolled, CONFIG_HASH_KEY).unwrap(), key);
+    assert_ne!(hash(&rolled), hash(&first));
+}
+
+#[test]
+fn a_secret_from_before_the_keyed_hash_gets_a_key_and_keeps_its_values() {
+    // What an upgrade finds: the Secret holds the user's values but no hash key.
+    let svc = service(full_spec());
+    let live = secrets(&[("token", "0123456789abcdefghij")]);
+    let observed = Observed {
+        secret_data: Some(&live),
+        generated_keys: Some("token"),
+        ..Observed::default()
+    };
+    let c = build_with(&svc, &observed);
+    assert_eq!(secret_value(&c, "token").unwrap(), "0123456789abcdefghij");
+    let key = secret_value(&c, CONFIG_HASH_KEY).unwrap();
+    assert_eq!(key.len(), CONFIG_HASH_KEY_LENGTH);
+    // From then on it is read back like any generated value.
+    let data = c.secret.data.clone().unwrap();
+    let observed = Observed {
+        secret_data: Some(&data),
+        generated_keys: Some("token"),
+        ..Observed::default()
+    };
+    let next = build::build(validate(&svc).unwrap(), &observed, &mut Counter(9));
+    assert_eq!(c, next);
+}
+
+fn observed_secret(data: BTreeMap<String, ByteString>) -> observe::Observed {
+    observe::Observed {
+        secret: Some(Arc::new(Secret {
+            data: Some(data),
+            ..Secret::default()
+        })),
+        ..observe::Observed::default()
+    }
+}
+
+#[test]
+fn a_missing_hash_key_makes_the_secret_be_read_before_generating() {
+    // `would_generate` decides when the cached Secret is confirmed with a GET before the build
+    // generates: a stale cache must never make the key be generated twice.
+    let spec = service(full_spec()).spec;
+    let minimal = service(json!({"image": "x"})).spec;
+    let none = observe::Observed::default();
+    assert!(
+        none.would_generate(&minimal),
+        "no Secret: a key would be generated"
+    );
+    let old = observed_secret(secrets(&[("token", "t")]));
+    assert!(old.would_generate(&spec), "user values but no key");
+    assert!(old.would_generate(&minimal));
+    let keyed = observed_secret(secrets(&[("token", "t"), (CONFIG_HASH_KEY, "k")]));
+    assert!(!keyed.would_generate(&spec), "nothing to generate");
+    assert!(!keyed.would_generate(&minimal));
+    let key_only = observed_secret(secrets(&[(CONFIG_HASH_KEY, "k")]));
+    assert!(key_only.would_generate(&spec), "token is missing");
+    assert!(!key_only.would_generate(&minimal));
 }
 
 #[test]

@@ -452,7 +452,7 @@ async fn cluster_create_builds_every_child_and_writes_status() {
         assert!(
             status["configHash"]
                 .as_str()
-                .is_some_and(|h| h.starts_with("sha256-")),
+                .is_some_and(|h| h.starts_with("hmac-sha256-")),
             "{name}: {status}"
         );
         let entries = svc["metadata"]["managedFields"]

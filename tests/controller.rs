@@ -98,7 +98,7 @@ async fn create_builds_every_child_and_reports_ready() {
     assert!(
         svc["status"]["configHash"]
             .as_str()
-            .is_some_and(|h| h.starts_with("sha256-"))
+            .is_some_and(|h| h.starts_with("hmac-sha256-"))
     );
     assert!(has_event(&fake, "Ready", "replicas available"));
     op.stop().await.expect("clean stop");

@@ -23,7 +23,7 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::watcher;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 use stateless_operator::controller::{Settings, managed_selector};
 use stateless_operator::leader::LeaderConfig;

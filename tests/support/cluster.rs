@@ -206,7 +206,7 @@ async fn other_operators(client: &Client) -> Vec<String> {
 }
 
 fn random_suffix() -> String {
-    use rand::Rng;
+    use rand::RngExt;
     rand::rng()
         .sample_iter(rand::distr::Alphanumeric)
         .take(8)
