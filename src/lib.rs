@@ -23,8 +23,8 @@ pub mod validate;
 use kube::CustomResourceExt;
 
 /// The log filter of `run` when `RUST_LOG` is unset (the chart's `logLevel` default is the same
-/// string). kube's crates are quieted to warnings (the prefix `kube` covers `kube_client`,
-/// `kube_runtime` and `kube_lease_manager`), and kube-client's request tracing is off: it logs
+/// string). kube's crates are quieted to warnings (the prefix `kube` covers `kube_client`
+/// and `kube_runtime`), and kube-client's request tracing is off: it logs
 /// every failed request at ERROR without saying what it was for, while the operator reports the
 /// same failure once, with its context.
 pub const DEFAULT_LOG_FILTER: &str = "info,kube=warn,kube_client::client::builder=off";

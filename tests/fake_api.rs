@@ -1265,55 +1265,81 @@ async fn ssa_on_status_subresource_and_custom_resources() {
     );
 }
 
+/// Our elector (src/leader.rs) on the fake: two candidates race for a missing Lease, exactly one
+/// leads at every sample, a stale write is refused with 409 (never a silent overwrite), and a
+/// release hands over at once.
 #[tokio::test]
-async fn lease_manager_elects_and_hands_over() {
-    use kube_lease_manager::LeaseManagerBuilder;
+async fn leader_election_elects_one_and_hands_over() {
+    use stateless_operator::leader::{self, LeaderConfig};
+    use stateless_operator::metrics::Metrics;
+    use tokio_util::sync::CancellationToken;
     let api = FakeApi::new();
-    let c = api.client();
-    let a = LeaseManagerBuilder::new(c.clone(), "leader")
-        .with_namespace("default")
-        .with_identity("a")
-        .with_duration(3)
-        .with_grace(1)
-        .build()
-        .await
-        .unwrap();
-    let b = LeaseManagerBuilder::new(c.clone(), "leader")
-        .with_namespace("default")
-        .with_identity("b")
-        .with_duration(3)
-        .with_grace(1)
-        .build()
-        .await
-        .unwrap();
+    let leases = ResourceRef::new("coordination.k8s.io", "v1", "leases");
+    let candidate = |id: &str| {
+        let mut cfg = LeaderConfig::new("leader", "default", id);
+        cfg.lease_duration = Duration::from_secs(2);
+        cfg.renew_grace = Duration::from_secs(1);
+        cfg.retry_period = Duration::from_millis(100);
+        let stop = CancellationToken::new();
+        let (flag, task) = leader::spawn(api.client(), cfg, Metrics::new(), stop.clone()).unwrap();
+        (flag, task, stop)
+    };
+    let (a, a_task, a_stop) = candidate("a");
+    let (b, b_task, b_stop) = candidate("b");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let mut led = [false, false];
+    while tokio::time::Instant::now() < deadline {
+        let (x, y) = (*a.borrow(), *b.borrow());
+        assert!(!(x && y), "two leaders at once");
+        led[0] |= x;
+        led[1] |= y;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(led[0] ^ led[1], "exactly one candidate led: {led:?}");
+    let (winner, loser, winner_stop, winner_task, loser_stop, loser_task) = if led[0] {
+        (a, b, a_stop, a_task, b_stop, b_task)
+    } else {
+        (b, a, b_stop, b_task, a_stop, a_task)
+    };
+    let holder = api.get(&leases, Some("default"), "leader").unwrap()["spec"]["holderIdentity"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(*winner.borrow());
+
+    // A write with a stale resourceVersion is a conflict.
+    let mut stale = api.get(&leases, Some("default"), "leader").unwrap();
+    stale["metadata"]["resourceVersion"] = json!("1");
+    stale["spec"]["holderIdentity"] = json!("intruder");
+    let err = api.update(&leases, stale, false).unwrap_err();
+    assert_eq!(err.code, 409);
+
+    winner_stop.cancel();
+    winner_task.await.unwrap().unwrap();
+    assert!(!*winner.borrow());
+    let mut took_over = false;
+    for _ in 0..100 {
+        if *loser.borrow() {
+            took_over = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(
-        tokio::time::timeout(DEADLINE, a.changed())
-            .await
-            .unwrap()
-            .unwrap()
+        took_over,
+        "the other candidate takes over after the release"
     );
+    let lease = api.get(&leases, Some("default"), "leader").unwrap();
+    assert_ne!(lease["spec"]["holderIdentity"], json!(holder));
+    assert_eq!(lease["spec"]["leaseTransitions"], json!(1));
+    loser_stop.cancel();
+    loser_task.await.unwrap().unwrap();
     assert!(
-        tokio::time::timeout(Duration::from_millis(1500), b.changed())
-            .await
-            .is_err(),
-        "b cannot lock while a holds"
+        api.get(&leases, Some("default"), "leader").unwrap()["spec"]
+            .get("holderIdentity")
+            .is_none(),
+        "released"
     );
-    a.release().await.unwrap();
-    assert!(
-        tokio::time::timeout(DEADLINE, b.changed())
-            .await
-            .unwrap()
-            .unwrap(),
-        "b takes over after release"
-    );
-    let lease = api
-        .get(
-            &ResourceRef::new("coordination.k8s.io", "v1", "leases"),
-            Some("default"),
-            "leader",
-        )
-        .unwrap();
-    assert_eq!(lease["spec"]["holderIdentity"], "b");
 }
 
 // ------------------------------------------------------------------ 7. patches

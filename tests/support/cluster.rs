@@ -56,9 +56,8 @@ fn crd_manifest() -> Value {
 
 /// Logs of the operator go to the test's output (shown for failing tests); `RUST_LOG` overrides.
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,stateless_operator=info,kube_lease_manager=warn")
-    });
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,stateless_operator=info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_test_writer()
