@@ -46,7 +46,7 @@ pub const ANNOTATION_CONFIG_HASH: &str = "stateless.dev/config-hash";
 /// values of `secret.generate`, and kept; `validate` refuses it as a `secret.generate` key. The
 /// leading dot hides it in the mounted secret directory (the API server reserves only `..`).
 pub const CONFIG_HASH_KEY: &str = ".stateless.dev-config-hash-key";
-/// Length of the [`CONFIG_HASH_KEY`] value: 44 alphanumeric characters carry 261 bits.
+/// Length of the [`CONFIG_HASH_KEY`] value: 44 alphanumeric characters, about 262 bits.
 pub const CONFIG_HASH_KEY_LENGTH: usize = 44;
 /// Secret annotation: the keys whose values the operator generated (never the values).
 pub const ANNOTATION_GENERATED_KEYS: &str = "stateless.dev/generated-keys";
