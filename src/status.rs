@@ -278,6 +278,7 @@ pub fn compute(inputs: &Inputs<'_>) -> StatelessServiceStatus {
                 .and_then(|s| s.phase.clone()),
         }),
         config_hash: inputs.config_hash.clone(),
+        ..StatelessServiceStatus::default()
     }
 }
 

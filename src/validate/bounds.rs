@@ -5,13 +5,19 @@
 //! Only sizes are checked here; what a value must look like is the rest of `validate`'s job.
 //! Lengths count characters (Unicode code points), as OpenAPI's `maxLength` does.
 
-use k8s_openapi::api::core::v1::Probe;
+use k8s_openapi::api::core::v1::{Probe, ResourceRequirements};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::FieldError;
 use crate::crd::{
-    MAX_ARGS, MAX_CONDITIONS, MAX_CONFIG_KEYS, MAX_ENV_NAME_LENGTH, MAX_ENV_VARS,
-    MAX_GENERATED_KEYS, MAX_IMAGE_LENGTH, MAX_PORTS, MAX_PROBE_HEADERS, MAX_QUANTITY_LENGTH,
-    MAX_RESOURCE_CLAIMS, MAX_RESOURCE_NAMES, StatelessServiceSpec, StatelessServiceStatus,
+    EnvVar, ExternalRef, MAX_ARGS, MAX_AUDIENCE_LENGTH, MAX_CIDR_EXCEPTIONS, MAX_CONDITIONS,
+    MAX_CONFIG_KEYS, MAX_EGRESS_RULES, MAX_ENV_NAME_LENGTH, MAX_ENV_VARS, MAX_EXTERNAL_REFS,
+    MAX_EXTRA_ENV_VARS, MAX_EXTRA_PORTS, MAX_GENERATED_KEYS, MAX_HOST_LENGTH, MAX_IMAGE_LENGTH,
+    MAX_INIT_CONTAINERS, MAX_LABEL_LENGTH, MAX_METADATA_ENTRIES, MAX_NETWORK_PEERS,
+    MAX_NETWORK_PORTS, MAX_OBJECT_NAME_LENGTH, MAX_PORT_NAME_LENGTH, MAX_PORTS, MAX_PROBE_HEADERS,
+    MAX_QUANTITY_LENGTH, MAX_RESOURCE_CLAIMS, MAX_RESOURCE_NAMES, MAX_ROUTE_PATH_LENGTH,
+    MAX_SELECTOR_EXPRESSIONS, MAX_SELECTOR_LABELS, MAX_SELECTOR_VALUES, MAX_SIDECARS,
+    MAX_SURGE_LENGTH, NetworkPeer, StatelessServiceSpec, StatelessServiceStatus,
 };
 
 /// `path: lists N <what>; at most MAX are allowed` when a list or map holds more than `max`.
@@ -40,50 +46,12 @@ pub(super) fn length(errors: &mut Vec<FieldError>, path: &str, value: &str, max:
 /// bounded where their syntax is checked).
 pub(super) fn check_spec(spec: &StatelessServiceSpec, errors: &mut Vec<FieldError>) {
     length(errors, "spec.image", &spec.image, MAX_IMAGE_LENGTH);
-    for (path, list) in [("spec.command", &spec.command), ("spec.args", &spec.args)] {
-        if let Some(list) = list {
-            count(errors, path, list.len(), MAX_ARGS, "arguments");
-        }
-    }
-    if let Some(env) = &spec.env {
-        count(
-            errors,
-            "spec.env",
-            env.len(),
-            MAX_ENV_VARS,
-            "environment variables",
-        );
-        for (i, var) in env.iter().enumerate() {
-            length(
-                errors,
-                &format!("spec.env[{i}].name"),
-                &var.name,
-                MAX_ENV_NAME_LENGTH,
-            );
-        }
-    }
+    check_args("spec", &spec.command, &spec.args, errors);
+    check_env("spec.env", spec.env.as_deref(), MAX_ENV_VARS, errors);
     if let Some(ports) = &spec.ports {
         count(errors, "spec.ports", ports.len(), MAX_PORTS, "ports");
     }
-    if let Some(resources) = &spec.resources {
-        if let Some(claims) = &resources.claims {
-            count(
-                errors,
-                "spec.resources.claims",
-                claims.len(),
-                MAX_RESOURCE_CLAIMS,
-                "claims",
-            );
-        }
-        for (path, map) in [
-            ("spec.resources.limits", &resources.limits),
-            ("spec.resources.requests", &resources.requests),
-        ] {
-            if let Some(map) = map {
-                count(errors, path, map.len(), MAX_RESOURCE_NAMES, "resources");
-            }
-        }
-    }
+    check_resources("spec.resources", spec.resources.as_ref(), errors);
     check_probe("spec.readinessProbe", spec.readiness_probe.as_ref(), errors);
     check_probe("spec.livenessProbe", spec.liveness_probe.as_ref(), errors);
     if let Some(config) = &spec.config {
@@ -119,6 +87,376 @@ pub(super) fn check_spec(spec: &StatelessServiceSpec, errors: &mut Vec<FieldErro
             &scratch.size_limit.0,
             MAX_QUANTITY_LENGTH,
         );
+    }
+    check_external_refs(spec, errors);
+    check_expose(spec, errors);
+    check_identity(spec, errors);
+    check_network(spec, errors);
+    check_extra_containers(spec, errors);
+}
+
+fn check_args(
+    path: &str,
+    command: &Option<Vec<String>>,
+    args: &Option<Vec<String>>,
+    errors: &mut Vec<FieldError>,
+) {
+    for (field, list) in [("command", command), ("args", args)] {
+        if let Some(list) = list {
+            count(
+                errors,
+                &format!("{path}.{field}"),
+                list.len(),
+                MAX_ARGS,
+                "arguments",
+            );
+        }
+    }
+}
+
+fn check_env(path: &str, env: Option<&[EnvVar]>, max: usize, errors: &mut Vec<FieldError>) {
+    let Some(env) = env else { return };
+    count(errors, path, env.len(), max, "environment variables");
+    for (i, var) in env.iter().enumerate() {
+        length(
+            errors,
+            &format!("{path}[{i}].name"),
+            &var.name,
+            MAX_ENV_NAME_LENGTH,
+        );
+    }
+}
+
+fn check_resources(
+    path: &str,
+    resources: Option<&ResourceRequirements>,
+    errors: &mut Vec<FieldError>,
+) {
+    let Some(resources) = resources else { return };
+    if let Some(claims) = &resources.claims {
+        count(
+            errors,
+            &format!("{path}.claims"),
+            claims.len(),
+            MAX_RESOURCE_CLAIMS,
+            "claims",
+        );
+    }
+    for (field, map) in [
+        ("limits", &resources.limits),
+        ("requests", &resources.requests),
+    ] {
+        if let Some(map) = map {
+            count(
+                errors,
+                &format!("{path}.{field}"),
+                map.len(),
+                MAX_RESOURCE_NAMES,
+                "resources",
+            );
+        }
+    }
+}
+
+/// `config.from` and `secret.from` (their mount paths are bounded where their syntax is
+/// checked).
+fn check_external_refs(spec: &StatelessServiceSpec, errors: &mut Vec<FieldError>) {
+    let lists: [(&str, Option<&[ExternalRef]>); 2] = [
+        (
+            "spec.config.from",
+            spec.config.as_ref().map(|c| c.from.as_slice()),
+        ),
+        (
+            "spec.secret.from",
+            spec.secret.as_ref().map(|s| s.from.as_slice()),
+        ),
+    ];
+    for (path, refs) in lists {
+        let Some(refs) = refs else { continue };
+        count(errors, path, refs.len(), MAX_EXTERNAL_REFS, "references");
+        for (i, r) in refs.iter().enumerate() {
+            length(
+                errors,
+                &format!("{path}[{i}].name"),
+                &r.name,
+                MAX_OBJECT_NAME_LENGTH,
+            );
+        }
+    }
+}
+
+/// The Service, the route and the rollout.
+fn check_expose(spec: &StatelessServiceSpec, errors: &mut Vec<FieldError>) {
+    if let Some(service) = &spec.service {
+        count(
+            errors,
+            "spec.service.annotations",
+            service.annotations.len(),
+            MAX_METADATA_ENTRIES,
+            "annotations",
+        );
+    }
+    if let Some(route) = &spec.route {
+        length(errors, "spec.route.host", &route.host, MAX_HOST_LENGTH);
+        length(
+            errors,
+            "spec.route.path",
+            &route.path,
+            MAX_ROUTE_PATH_LENGTH,
+        );
+        if let Some(port) = &route.port {
+            length(errors, "spec.route.port", port, MAX_PORT_NAME_LENGTH);
+        }
+        if let Some(class) = &route.ingress_class_name {
+            length(
+                errors,
+                "spec.route.ingressClassName",
+                class,
+                MAX_OBJECT_NAME_LENGTH,
+            );
+        }
+        if let Some(tls) = &route.tls {
+            length(
+                errors,
+                "spec.route.tls.secretName",
+                &tls.secret_name,
+                MAX_OBJECT_NAME_LENGTH,
+            );
+        }
+        if let Some(gateway) = &route.gateway_ref {
+            length(
+                errors,
+                "spec.route.gatewayRef.name",
+                &gateway.name,
+                MAX_OBJECT_NAME_LENGTH,
+            );
+            if let Some(namespace) = &gateway.namespace {
+                length(
+                    errors,
+                    "spec.route.gatewayRef.namespace",
+                    namespace,
+                    MAX_LABEL_LENGTH,
+                );
+            }
+        }
+    }
+    if let Some(rollout) = &spec.rollout
+        && let IntOrString::String(surge) = &rollout.max_surge
+    {
+        length(errors, "spec.rollout.maxSurge", surge, MAX_SURGE_LENGTH);
+    }
+}
+
+fn check_identity(spec: &StatelessServiceSpec, errors: &mut Vec<FieldError>) {
+    let Some(account) = &spec.service_account else {
+        return;
+    };
+    count(
+        errors,
+        "spec.serviceAccount.annotations",
+        account.annotations.len(),
+        MAX_METADATA_ENTRIES,
+        "annotations",
+    );
+    count(
+        errors,
+        "spec.serviceAccount.labels",
+        account.labels.len(),
+        MAX_METADATA_ENTRIES,
+        "labels",
+    );
+    if let Some(audience) = &account.audience {
+        length(
+            errors,
+            "spec.serviceAccount.audience",
+            audience,
+            MAX_AUDIENCE_LENGTH,
+        );
+    }
+}
+
+fn check_network(spec: &StatelessServiceSpec, errors: &mut Vec<FieldError>) {
+    let Some(network) = &spec.network else {
+        return;
+    };
+    count(
+        errors,
+        "spec.network.allowFrom",
+        network.allow_from.len(),
+        MAX_NETWORK_PEERS,
+        "peers",
+    );
+    for (i, peer) in network.allow_from.iter().enumerate() {
+        check_peer(&format!("spec.network.allowFrom[{i}]"), peer, errors);
+    }
+    count(
+        errors,
+        "spec.network.egress",
+        network.egress.len(),
+        MAX_EGRESS_RULES,
+        "rules",
+    );
+    for (i, rule) in network.egress.iter().enumerate() {
+        let path = format!("spec.network.egress[{i}]");
+        count(
+            errors,
+            &format!("{path}.to"),
+            rule.to.len(),
+            MAX_NETWORK_PEERS,
+            "peers",
+        );
+        count(
+            errors,
+            &format!("{path}.ports"),
+            rule.ports.len(),
+            MAX_NETWORK_PORTS,
+            "ports",
+        );
+        for (j, peer) in rule.to.iter().enumerate() {
+            check_peer(&format!("{path}.to[{j}]"), peer, errors);
+        }
+    }
+}
+
+fn check_peer(path: &str, peer: &NetworkPeer, errors: &mut Vec<FieldError>) {
+    for (field, selector) in [
+        ("podSelector", &peer.pod_selector),
+        ("namespaceSelector", &peer.namespace_selector),
+    ] {
+        let Some(selector) = selector else { continue };
+        let at = format!("{path}.{field}");
+        count(
+            errors,
+            &format!("{at}.matchLabels"),
+            selector.match_labels.len(),
+            MAX_SELECTOR_LABELS,
+            "labels",
+        );
+        count(
+            errors,
+            &format!("{at}.matchExpressions"),
+            selector.match_expressions.len(),
+            MAX_SELECTOR_EXPRESSIONS,
+            "expressions",
+        );
+        for (k, requirement) in selector.match_expressions.iter().enumerate() {
+            count(
+                errors,
+                &format!("{at}.matchExpressions[{k}].values"),
+                requirement.values.len(),
+                MAX_SELECTOR_VALUES,
+                "values",
+            );
+        }
+    }
+    if let Some(block) = &peer.ip_block {
+        count(
+            errors,
+            &format!("{path}.ipBlock.except"),
+            block.except.len(),
+            MAX_CIDR_EXCEPTIONS,
+            "ranges",
+        );
+    }
+}
+
+/// Sidecars and init containers: the lists, and each container as the main one.
+fn check_extra_containers(spec: &StatelessServiceSpec, errors: &mut Vec<FieldError>) {
+    if let Some(sidecars) = &spec.sidecars {
+        count(
+            errors,
+            "spec.sidecars",
+            sidecars.len(),
+            MAX_SIDECARS,
+            "sidecars",
+        );
+        for (i, sidecar) in sidecars.iter().enumerate() {
+            let path = format!("spec.sidecars[{i}]");
+            length(
+                errors,
+                &format!("{path}.name"),
+                &sidecar.name,
+                MAX_LABEL_LENGTH,
+            );
+            length(
+                errors,
+                &format!("{path}.image"),
+                &sidecar.image,
+                MAX_IMAGE_LENGTH,
+            );
+            check_args(&path, &sidecar.command, &sidecar.args, errors);
+            check_env(
+                &format!("{path}.env"),
+                sidecar.env.as_deref(),
+                MAX_EXTRA_ENV_VARS,
+                errors,
+            );
+            if let Some(ports) = &sidecar.ports {
+                count(
+                    errors,
+                    &format!("{path}.ports"),
+                    ports.len(),
+                    MAX_EXTRA_PORTS,
+                    "ports",
+                );
+                for (j, port) in ports.iter().enumerate() {
+                    length(
+                        errors,
+                        &format!("{path}.ports[{j}].name"),
+                        &port.name,
+                        MAX_PORT_NAME_LENGTH,
+                    );
+                }
+            }
+            check_resources(
+                &format!("{path}.resources"),
+                sidecar.resources.as_ref(),
+                errors,
+            );
+            for (field, probe) in [
+                ("readinessProbe", &sidecar.readiness_probe),
+                ("livenessProbe", &sidecar.liveness_probe),
+                ("startupProbe", &sidecar.startup_probe),
+            ] {
+                check_probe(&format!("{path}.{field}"), probe.as_ref(), errors);
+            }
+        }
+    }
+    if let Some(inits) = &spec.init_containers {
+        count(
+            errors,
+            "spec.initContainers",
+            inits.len(),
+            MAX_INIT_CONTAINERS,
+            "init containers",
+        );
+        for (i, init) in inits.iter().enumerate() {
+            let path = format!("spec.initContainers[{i}]");
+            length(
+                errors,
+                &format!("{path}.name"),
+                &init.name,
+                MAX_LABEL_LENGTH,
+            );
+            length(
+                errors,
+                &format!("{path}.image"),
+                &init.image,
+                MAX_IMAGE_LENGTH,
+            );
+            check_args(&path, &init.command, &init.args, errors);
+            check_env(
+                &format!("{path}.env"),
+                init.env.as_deref(),
+                MAX_EXTRA_ENV_VARS,
+                errors,
+            );
+            check_resources(
+                &format!("{path}.resources"),
+                init.resources.as_ref(),
+                errors,
+            );
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Every size bound of the schema (`maxItems`, `maxProperties`, `maxLength`) has a twin in
 //! `validate` with the same number: an object at the bound passes the API server's checks (the
 //! bounds, emulated below, and the CEL rules, with kube's engine) and `validate`; one element or
-//! character more fails both, at the same field path.
+//! character more fails both, at the same field path. The same holds for every numeric range
+//! (`minimum`, `maximum`) at both of its ends.
 
 use serde_json::{Value, json};
 use stateless_operator::crd::StatelessService;
@@ -76,33 +77,71 @@ fn violations(node: &Value, value: &Value, path: &str, out: &mut Vec<String>) {
         Value::String(s) if limit("maxLength").is_some_and(|m| s.chars().count() as u64 > m) => {
             out.push(path.to_string());
         }
+        Value::Number(n) => {
+            let x = n.as_f64().unwrap_or(f64::NAN);
+            let below = node
+                .get("minimum")
+                .and_then(Value::as_f64)
+                .is_some_and(|m| x < m);
+            let above = node
+                .get("maximum")
+                .and_then(Value::as_f64)
+                .is_some_and(|m| x > m);
+            if below || above {
+                out.push(path.to_string());
+            }
+        }
         _ => {}
     }
 }
 
 /// One bound: where it is, where its value goes in `base()`, and how to make a value that is
 /// valid in every other respect with `n` elements or characters.
-struct Case {
+pub(super) struct Case {
     bound: &'static str,
     pointer: &'static str,
     make: fn(usize) -> Value,
 }
 
-fn list(n: usize, item: impl Fn(usize) -> Value) -> Value {
+pub(super) fn list(n: usize, item: impl Fn(usize) -> Value) -> Value {
     Value::Array((0..n).map(item).collect())
 }
 
-fn map(n: usize, entry: impl Fn(usize) -> (String, Value)) -> Value {
+pub(super) fn map(n: usize, entry: impl Fn(usize) -> (String, Value)) -> Value {
     Value::Object((0..n).map(entry).collect())
 }
 
 /// A DNS subdomain of exactly `n` characters: labels of 63 joined by dots.
-fn subdomain(n: usize) -> String {
+pub(super) fn subdomain(n: usize) -> String {
     (0..n)
         .map(|i| if i % 64 == 63 { '.' } else { 'a' })
         .collect()
 }
 
+/// `resources` with `n` claims (and the CPU request `base()`'s autoscaling needs).
+pub(super) fn claims(n: usize) -> Value {
+    json!({"claims": list(n, |i| json!({"name": format!("c{i}")})), "requests": {"cpu": "100m"}})
+}
+
+/// `resources` with `n` limits.
+pub(super) fn limits(n: usize) -> Value {
+    json!({"limits": map(n, |i| (format!("example.com/r{i}"), json!("1"))),
+        "requests": {"cpu": "100m"}})
+}
+
+/// `resources` with `n` requests, the first of them CPU.
+pub(super) fn requests(n: usize) -> Value {
+    json!({"requests": map(n, |i| if i == 0 {
+        ("cpu".to_string(), json!("100m"))
+    } else {
+        (format!("example.com/r{i}"), json!("1"))
+    })})
+}
+
+#[path = "bound_cases.rs"]
+mod bound_cases;
+
+/// The bounds of the workload's core; `bound_cases` has those of issues 11 and 12.
 const CASES: &[Case] = &[
     Case {
         bound: "spec.image",
@@ -147,17 +186,17 @@ const CASES: &[Case] = &[
     Case {
         bound: "spec.resources.claims",
         pointer: "/spec/resources",
-        make: |n| json!({"claims": list(n, |i| json!({"name": format!("c{i}")}))}),
+        make: claims,
     },
     Case {
         bound: "spec.resources.limits",
         pointer: "/spec/resources",
-        make: |n| json!({"limits": map(n, |i| (format!("example.com/r{i}"), json!("1")))}),
+        make: limits,
     },
     Case {
         bound: "spec.resources.requests",
         pointer: "/spec/resources",
-        make: |n| json!({"requests": map(n, |i| (format!("example.com/r{i}"), json!("1")))}),
+        make: requests,
     },
     Case {
         bound: "spec.readinessProbe.exec.command",
@@ -259,14 +298,15 @@ fn every_schema_bound_has_a_validate_twin_with_the_same_number() {
     let mut bounds = Vec::new();
     schema_bounds(&schema, "", &mut bounds);
     let mut failures = Vec::new();
+    let cases: Vec<&Case> = CASES.iter().chain(bound_cases::CASES).collect();
     for (path, keyword, _) in &bounds {
-        if !CASES.iter().any(|c| c.bound == path) {
+        if !cases.iter().any(|c| c.bound == path) {
             failures.push(format!(
                 "{path} ({keyword}) has no case here, so no proven twin"
             ));
         }
     }
-    for case in CASES {
+    for case in cases {
         let Some((_, keyword, limit)) = bounds.iter().find(|(p, _, _)| p == case.bound) else {
             failures.push(format!("{}: no such bound in the schema", case.bound));
             continue;
@@ -296,6 +336,163 @@ fn every_schema_bound_has_a_validate_twin_with_the_same_number() {
                         "{} over its {keyword} ({n}): server {server:?}, validate {rust:?}",
                         case.bound
                     ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Every numeric range in a schema: (data path, `minimum`, `maximum`).
+fn schema_ranges(node: &Value, path: &str, out: &mut Vec<(String, Option<i64>, Option<i64>)>) {
+    let get = |k: &str| node.get(k).and_then(Value::as_f64).map(|v| v as i64);
+    if get("minimum").is_some() || get("maximum").is_some() {
+        out.push((path.to_string(), get("minimum"), get("maximum")));
+    }
+    for (k, v) in node
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        schema_ranges(v, &join(path, k), out);
+    }
+    if let Some(items) = node.get("items") {
+        schema_ranges(items, &format!("{path}[]"), out);
+    }
+}
+
+/// One numeric range: where it is, where its value goes in `base()`, and how to make a value
+/// that is valid in every other respect from the number.
+struct RangeCase {
+    range: &'static str,
+    pointer: &'static str,
+    make: fn(i64) -> Value,
+}
+
+const RANGE_CASES: &[RangeCase] = &[
+    RangeCase {
+        range: "spec.replicas",
+        pointer: "/spec/replicas",
+        make: |v| json!(v),
+    },
+    RangeCase {
+        range: "spec.ports[].containerPort",
+        pointer: "/spec/ports/0/containerPort",
+        make: |v| json!(v),
+    },
+    RangeCase {
+        range: "spec.ports[].servicePort",
+        pointer: "/spec/ports/0/servicePort",
+        make: |v| json!(v),
+    },
+    RangeCase {
+        range: "spec.secret.generate[].length",
+        pointer: "/spec/secret/generate/0/length",
+        make: |v| json!(v),
+    },
+    RangeCase {
+        range: "spec.podSecurity.runAsUser",
+        pointer: "/spec/podSecurity/runAsUser",
+        make: |v| json!(v),
+    },
+    RangeCase {
+        range: "spec.podSecurity.runAsGroup",
+        pointer: "/spec/podSecurity/runAsGroup",
+        make: |v| json!(v),
+    },
+    RangeCase {
+        range: "spec.podSecurity.fsGroup",
+        pointer: "/spec/podSecurity/fsGroup",
+        make: |v| json!(v),
+    },
+    RangeCase {
+        range: "spec.autoscaling.minReplicas",
+        pointer: "/spec/autoscaling/minReplicas",
+        make: |v| json!(v),
+    },
+    RangeCase {
+        range: "spec.autoscaling.maxReplicas",
+        pointer: "/spec/autoscaling",
+        make: |v| json!({"minReplicas": 1, "maxReplicas": v, "cpuUtilization": 70}),
+    },
+    RangeCase {
+        range: "spec.autoscaling.cpuUtilization",
+        pointer: "/spec/autoscaling/cpuUtilization",
+        make: |v| json!(v),
+    },
+    RangeCase {
+        range: "spec.autoscaling.memoryUtilization",
+        pointer: "/spec/autoscaling/memoryUtilization",
+        make: |v| json!(v),
+    },
+    RangeCase {
+        range: "spec.serviceAccount.expirationSeconds",
+        pointer: "/spec/serviceAccount/expirationSeconds",
+        make: |v| json!(v),
+    },
+    RangeCase {
+        range: "spec.network.egress[].ports[].port",
+        pointer: "/spec/network/egress/0/ports/0/port",
+        make: |v| json!(v),
+    },
+    RangeCase {
+        range: "spec.network.egress[].ports[].endPort",
+        pointer: "/spec/network/egress/0/ports/0",
+        make: |v| json!({"port": 1, "endPort": v}),
+    },
+    RangeCase {
+        range: "spec.sidecars[].ports[].containerPort",
+        pointer: "/spec/sidecars/0/ports/0/containerPort",
+        make: |v| json!(v),
+    },
+];
+
+#[test]
+fn every_schema_range_has_a_validate_twin_at_both_ends() {
+    let schema = schema();
+    let mut ranges = Vec::new();
+    schema_ranges(&schema, "", &mut ranges);
+    let mut failures = Vec::new();
+    for (path, _, _) in &ranges {
+        if !RANGE_CASES.iter().any(|c| c.range == path) {
+            failures.push(format!(
+                "{path} has a range but no case here, so no proven twin"
+            ));
+        }
+    }
+    for case in RANGE_CASES {
+        let Some((_, min, max)) = ranges.iter().find(|(p, _, _)| p == case.range) else {
+            failures.push(format!("{}: no such range in the schema", case.range));
+            continue;
+        };
+        let at = case.range.replace("[]", "[0]");
+        let ends = [(*min, -1), (*max, 1)];
+        for (limit, outward) in ends.iter().filter_map(|(l, o)| l.map(|l| (l, *o))) {
+            for v in [limit, limit + outward] {
+                let mut obj = base();
+                set(&mut obj, case.pointer, (case.make)(v));
+                let mut server = Vec::new();
+                violations(&schema, &obj, "", &mut server);
+                let rust = rust_errors(&obj);
+                if v == limit {
+                    let cel = cel_errors(&obj, None);
+                    if !(server.is_empty() && cel.is_empty() && rust.is_empty()) {
+                        failures.push(format!(
+                            "{} at {v}: server {server:?}, CEL {cel:?}, validate {rust:?}",
+                            case.range
+                        ));
+                    }
+                } else {
+                    let named = rust.iter().any(|e| {
+                        e.starts_with(&format!("{at}: ")) && e.contains(&limit.to_string())
+                    });
+                    if server != [at.clone()] || !named {
+                        failures.push(format!(
+                            "{} at {v}, beyond {limit}: server {server:?}, validate {rust:?}",
+                            case.range
+                        ));
+                    }
                 }
             }
         }

@@ -31,7 +31,7 @@ use serde_json::Value;
 #[path = "cel_cost_expr.rs"]
 mod expr;
 
-pub use expr::{reads, rule_cost};
+pub use expr::{bound_variables, reads, rule_cost};
 
 /// Largest request the API server accepts (k8s.io/apiserver `pkg/apis/cel/config.go`).
 pub const MAX_REQUEST_SIZE_BYTES: u64 = 3 * 1024 * 1024;
@@ -78,6 +78,8 @@ pub enum Kind {
     Null,
     /// The result of `quantity()`.
     Quantity,
+    /// A type value: `type(x)`, or a type name such as `int`.
+    Type,
     List(Box<Decl>),
     Map(Box<Decl>),
     Object(BTreeMap<String, Decl>),

@@ -15,11 +15,23 @@
 //!   (`RegexStringLengthCostFactor`);
 //! - `string(x)` of an int-or-string (CEL `dyn`) takes the most expensive `string` overload,
 //!   `bytes_to_string`: a traversal of `x`, and a result as long as `x`;
-//! - `quantity(s)` and `isQuantity(s)` traverse `s`; quantity comparisons cost 1.
+//! - `quantity(s)` and `isQuantity(s)` traverse `s`; quantity comparisons cost 1;
+//! - a comprehension (the `exists` and `all` macros) costs its range, its initial accumulator and
+//!   its result once, and its loop condition and step once per element of the range (its size:
+//!   the list's `maxItems`) (`costComprehension`); `x in list` costs the list's size, `k in map`
+//!   1 (`InList` is the only O(n) overload);
+//! - `type(x)` costs 1 plus `x`, with an unknown size; a type name (`int`, `string`) is an
+//!   identifier, costs 1, and gets the size of the rule's `self` node: the Kubernetes estimator
+//!   (`sizeEstimator.EstimateSize`) walks a path from the root after dropping its first element,
+//!   so a path of one element names the root. `type(self) == int` thus traverses `self`'s size.
 //!
 //! Anything else panics with the construct's name: the estimator must be taught, not trusted.
 
-use kube::core::cel::cel::common::ast::{CallExpr, Expr, IdedExpr, LiteralValue, SelectExpr};
+use std::cell::RefCell;
+
+use kube::core::cel::cel::common::ast::{
+    CallExpr, ComprehensionExpr, Expr, IdedExpr, LiteralValue, SelectExpr,
+};
 use kube::core::cel::cel::parser::Parser;
 
 use super::{Decl, Kind};
@@ -33,26 +45,75 @@ const UNKNOWN: u64 = u64::MAX;
 /// (`CompilationResult.MaxCost`).
 pub fn rule_cost(rule: &str, this: &Decl) -> u64 {
     let ast = parse(rule);
-    Coster { this }.cost(&ast).cost
+    Coster {
+        this,
+        locals: RefCell::new(Vec::new()),
+    }
+    .cost(&ast)
+    .cost
 }
 
 /// Every field path a rule reads from `self` or `oldSelf` (`["storage", "mountPath"]` for
 /// `self.storage.mountPath`; `[]` for `self` itself), prefixes included.
 pub fn reads(rule: &str) -> Vec<Vec<String>> {
-    fn chain(e: &IdedExpr) -> Option<Vec<String>> {
+    /// The field path an expression reads, if it is one: through `self`, `oldSelf`, or a
+    /// comprehension's variable (an item of its range: `[]` in the path).
+    fn chain(e: &IdedExpr, vars: &[(String, Vec<String>)]) -> Option<Vec<String>> {
         match &e.expr {
             Expr::Ident(name) if name == "self" || name == "oldSelf" => Some(Vec::new()),
-            Expr::Select(s) => chain(&s.operand).map(|mut c| {
+            Expr::Ident(name) => vars
+                .iter()
+                .rev()
+                .find(|(v, _)| v == name)
+                .map(|(_, c)| c.clone()),
+            Expr::Select(s) => chain(&s.operand, vars).map(|mut c| {
                 c.push(s.field.clone());
                 c
             }),
             _ => None,
         }
     }
-    fn visit(e: &IdedExpr, out: &mut Vec<Vec<String>>) {
-        if let Some(c) = chain(e) {
+    fn visit(e: &IdedExpr, vars: &mut Vec<(String, Vec<String>)>, out: &mut Vec<Vec<String>>) {
+        if let Some(c) = chain(e, vars) {
             out.push(c);
         }
+        match &e.expr {
+            Expr::Select(s) => visit(&s.operand, vars, out),
+            Expr::Call(c) => {
+                c.target.iter().for_each(|t| visit(t, vars, out));
+                c.args.iter().for_each(|a| visit(a, vars, out));
+            }
+            Expr::List(l) => l.elements.iter().for_each(|a| visit(a, vars, out)),
+            Expr::Comprehension(c) => {
+                visit(&c.iter_range, vars, out);
+                let item = chain(&c.iter_range, vars).map(|mut r| {
+                    r.push("[]".to_string());
+                    r
+                });
+                let pushed = item.is_some();
+                if let Some(item) = item {
+                    vars.push((c.iter_var.clone(), item));
+                }
+                for part in [&c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
+                    visit(part, vars, out);
+                }
+                if pushed {
+                    vars.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    visit(&parse(rule), &mut Vec::new(), &mut out);
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The variables a rule's macros bind (`p` in `self.ports.exists(p, ...)`).
+pub fn bound_variables(rule: &str) -> Vec<String> {
+    fn visit(e: &IdedExpr, out: &mut Vec<String>) {
         match &e.expr {
             Expr::Select(s) => visit(&s.operand, out),
             Expr::Call(c) => {
@@ -60,13 +121,23 @@ pub fn reads(rule: &str) -> Vec<Vec<String>> {
                 c.args.iter().for_each(|a| visit(a, out));
             }
             Expr::List(l) => l.elements.iter().for_each(|a| visit(a, out)),
+            Expr::Comprehension(c) => {
+                out.push(c.iter_var.clone());
+                for part in [
+                    &c.iter_range,
+                    &c.accu_init,
+                    &c.loop_cond,
+                    &c.loop_step,
+                    &c.result,
+                ] {
+                    visit(part, out);
+                }
+            }
             _ => {}
         }
     }
     let mut out = Vec::new();
     visit(&parse(rule), &mut out);
-    out.sort();
-    out.dedup();
     out
 }
 
@@ -149,14 +220,49 @@ fn is_number(k: &Kind) -> bool {
 
 struct Coster<'a> {
     this: &'a Decl,
+    /// Comprehension variables in scope, innermost last: name, type, size.
+    locals: RefCell<Vec<(String, Decl, u64)>>,
 }
+
+/// CEL's type names, which parse as identifiers.
+const TYPE_NAMES: &[&str] = &[
+    "int",
+    "uint",
+    "double",
+    "bool",
+    "string",
+    "bytes",
+    "list",
+    "map",
+    "null_type",
+    "type",
+];
 
 impl Coster<'_> {
     fn cost(&self, e: &IdedExpr) -> Est {
         match &e.expr {
             Expr::Literal(l) => literal(l),
             Expr::Ident(name) if name == "self" || name == "oldSelf" => Est::schema(1, self.this),
-            Expr::Ident(name) => panic!("unknown identifier {name}"),
+            Expr::Ident(name) => {
+                let locals = self.locals.borrow();
+                if let Some((_, decl, size)) = locals.iter().rev().find(|(n, _, _)| n == name) {
+                    Est {
+                        cost: 1,
+                        decl: decl.clone(),
+                        size: *size,
+                    }
+                } else if TYPE_NAMES.contains(&name.as_str()) {
+                    // A path of one element: the estimator answers with the root's size.
+                    Est {
+                        cost: 1,
+                        decl: Decl::value(Kind::Type),
+                        size: self.this.max_elements,
+                    }
+                } else {
+                    panic!("unknown identifier {name}")
+                }
+            }
+            Expr::Comprehension(c) => self.comprehension(c),
             Expr::Select(s) => self.select(s),
             Expr::Call(c) => self.call(c),
             Expr::List(l) => {
@@ -174,6 +280,42 @@ impl Coster<'_> {
                 }
             }
             other => panic!("the cost of {other:?} is not modelled"),
+        }
+    }
+
+    /// `costComprehension`: range, accumulator and result once; condition and step per item.
+    fn comprehension(&self, c: &ComprehensionExpr) -> Est {
+        assert!(
+            c.iter_var2.is_none(),
+            "two-variable comprehensions are not modelled"
+        );
+        let range = self.cost(&c.iter_range);
+        let item = match &range.decl.kind {
+            Kind::List(item) => (**item).clone(),
+            other => panic!("a comprehension over {other:?} is not modelled"),
+        };
+        let init = self.cost(&c.accu_init);
+        let item_size = item.max_elements;
+        {
+            let mut locals = self.locals.borrow_mut();
+            locals.push((c.accu_var.clone(), init.decl.clone(), init.size));
+            locals.push((c.iter_var.clone(), item, item_size));
+        }
+        let per_item = self
+            .cost(&c.loop_cond)
+            .cost
+            .saturating_add(self.cost(&c.loop_step).cost);
+        self.locals.borrow_mut().pop();
+        let result = self.cost(&c.result);
+        self.locals.borrow_mut().pop();
+        Est {
+            cost: range
+                .cost
+                .saturating_add(init.cost)
+                .saturating_add(result.cost)
+                .saturating_add(range.size.saturating_mul(per_item)),
+            decl: result.decl,
+            size: result.size,
         }
     }
 
@@ -207,7 +349,18 @@ impl Coster<'_> {
         let arg = |i: usize| &args[i];
         let mut est = match (c.func_name.as_str(), &target, args.len()) {
             ("_&&_" | "_||_", None, 2) => Est::computed(arg_sum, Kind::Bool),
-            ("!_", None, 1) => default(Kind::Bool),
+            ("!_" | "@not_strictly_false", None, 1) => default(Kind::Bool),
+            // `InList` is O(n) in the list's size; `in` on a map is O(1).
+            ("@in", None, 2) => match &arg(1).decl.kind {
+                Kind::List(_) => Est::computed(
+                    by_factor(arg(1).size, 1.0).saturating_add(arg_sum),
+                    Kind::Bool,
+                ),
+                Kind::Map(_) => default(Kind::Bool),
+                other => panic!("`in` on {other:?} is not modelled"),
+            },
+            // The result of `type()` has no path, so no size.
+            ("type", None, 1) => default(Kind::Type),
             ("_?_:_", None, 3) => Est {
                 cost: arg(0).cost.saturating_add(arg(1).cost.max(arg(2).cost)),
                 decl: if matches!(arg(1).decl.kind, Kind::Null) {
@@ -265,7 +418,7 @@ impl Coster<'_> {
             ("startsWith" | "endsWith", Some(t), 1) if t.is(is_string) => {
                 Est::computed(traversal(arg(0).size).saturating_add(arg_sum), Kind::Bool)
             }
-            ("matches", Some(t), 1) if t.is(is_string) => Est::computed(
+            ("matches", Some(t), 1) if t.is(is_string) || t.is(is_dyn) => Est::computed(
                 traversal(t.size.saturating_add(1))
                     .saturating_mul(by_factor(arg(0).size, REGEX_STRING_LENGTH_COST_FACTOR))
                     .saturating_add(arg_sum),
