@@ -454,6 +454,13 @@ fn parse_service(
     if let Some(mapping) = value.as_mapping_mut() {
         mapping.remove("status");
     }
+    // `<<: *anchor` merge keys, which kubectl applies too.
+    if let Err(e) = value.apply_merge() {
+        return Err(invalid(vec![FieldError {
+            path: "(root)".to_string(),
+            message: format!("cannot apply a YAML merge key (<<): {e}"),
+        }]));
+    }
     let mut errors = Vec::new();
     let mut json = schema::to_json(&value, "", &mut errors);
     let Some(root) = json.as_object_mut() else {

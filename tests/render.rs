@@ -392,6 +392,15 @@ fn status_is_ignored_whatever_it_holds() {
 }
 
 #[test]
+fn yaml_merge_keys_are_applied_as_kubectl_applies_them() {
+    let text = "apiVersion: stateless.dev/v1alpha1\nkind: StatelessService\nmetadata: {name: a}\nspec:\n  <<: {image: x, replicas: 1}\n  paused: false\n";
+    let out = render_text(text);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let docs = documents(&out.stdout);
+    assert_eq!(docs[2]["spec"]["replicas"], 1, "{docs:?}");
+}
+
+#[test]
 fn the_same_object_twice_is_refused() {
     let text = format!(
         "{}---\n{}---\n{}",
