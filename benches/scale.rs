@@ -15,13 +15,15 @@
 //!   reading so that memory glibc keeps for reuse counts less), and the same difference in
 //!   live heap bytes from a counting global allocator, which is exact.
 //!
-//! A last run adds unrelated (unlabelled) Secrets and ConfigMaps to the fake and shows that they
-//! are neither listed nor watched by the operator and do not change its memory.
+//! The full run ends with one more run at N = 1000 with unrelated (unlabelled) Secrets and
+//! ConfigMaps in the fake, which shows that they are neither listed nor watched by the operator
+//! and do not change its memory. When sizes are given, only those runs happen, plus the unrelated
+//! run when it is asked for (at N = 1000 if that is among the sizes, else the first size).
 //!
 //! ```text
-//! cargo bench --bench scale                          # N = 100, 1000, 5000 + unrelated run
+//! cargo bench --bench scale                          # N = 100, 1000, 5000, then 1000 + 5000 unrelated of each
 //! cargo bench --bench scale -- 1000                  # only N = 1000
-//! cargo bench --bench scale -- 1000 --unrelated=0    # no unrelated run
+//! cargo bench --bench scale -- 1000 --unrelated=5000 # N = 1000, then 1000 + 5000 unrelated of each
 //! SCALE_N=100,500 SCALE_UNRELATED=2000 cargo bench --bench scale
 //! ```
 //!
@@ -106,17 +108,10 @@ fn main() {
         row.print_details();
         rows.push(row);
     }
-    if unrelated > 0 {
-        let n = 1000;
-        let baseline = match rows.iter().find(|r| r.n == n) {
-            Some(r) => r.clone(),
-            None => {
-                let r = runtime.block_on(run(n, 0));
-                r.print_details();
-                r
-            }
-        };
-        let row = runtime.block_on(run(n, unrelated));
+    // Compared with a run already made, so that no size runs that was not asked for.
+    let baseline = rows.iter().find(|r| r.n == 1000).or(rows.first()).cloned();
+    if let Some(baseline) = baseline.filter(|_| unrelated > 0) {
+        let row = runtime.block_on(run(baseline.n, unrelated));
         row.print_details();
         print_unrelated(&baseline, &row);
         rows.push(row);
@@ -124,27 +119,34 @@ fn main() {
     print_tables(&rows);
 }
 
-/// N values from the command line (numbers) or `SCALE_N`, and the number of unrelated Secrets
-/// and ConfigMaps (each) from `--unrelated=K` or `SCALE_UNRELATED`.
+/// N values from the command line (numbers) or `SCALE_N` (default 100, 1000 and 5000), and the
+/// number of unrelated Secrets and ConfigMaps (each) from `--unrelated=K` or `SCALE_UNRELATED`:
+/// 0 (no unrelated run) when sizes are given without it, 5000 in the full default run.
 fn arguments() -> (Vec<usize>, usize) {
     let mut sizes = Vec::new();
     let mut unrelated = std::env::var("SCALE_UNRELATED")
         .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5000);
+        .map(|v| v.parse().expect("SCALE_UNRELATED takes a number"));
     for arg in std::env::args().skip(1) {
         if let Some(k) = arg.strip_prefix("--unrelated=") {
-            unrelated = k.parse().expect("--unrelated=K takes a number");
+            unrelated = Some(k.parse().expect("--unrelated=K takes a number"));
         } else if let Ok(n) = arg.parse::<usize>() {
             sizes.push(n);
         }
         // Anything else (cargo passes `--bench`) is ignored.
     }
+    if sizes.is_empty()
+        && let Ok(list) = std::env::var("SCALE_N")
+    {
+        sizes = list
+            .split(',')
+            .map(|s| s.trim().parse().expect("SCALE_N takes numbers"))
+            .collect();
+    }
+    // One size asked for is one run: the unrelated run only when asked for too.
+    let unrelated = unrelated.unwrap_or(if sizes.is_empty() { 5000 } else { 0 });
     if sizes.is_empty() {
-        sizes = std::env::var("SCALE_N")
-            .ok()
-            .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
-            .unwrap_or_else(|| vec![100, 1000, 5000]);
+        sizes = vec![100, 1000, 5000];
     }
     (sizes, unrelated)
 }
