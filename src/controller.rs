@@ -583,10 +583,11 @@ async fn finish(
 ) -> Result<Action, Error> {
     let previous = service.status.as_ref();
     let has_storage = service.spec.storage.is_some();
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
     let inputs = status::Inputs {
         generation: service.metadata.generation,
         previous,
-        now: Time(k8s_openapi::jiff::Timestamp::now()),
+        now: now.clone(),
         desired_replicas: service.spec.replicas,
         deployment: observed.deployment.as_deref(),
         claim_name: has_storage.then(|| build::names::claim(&service.name_any())),
@@ -595,7 +596,7 @@ async fn finish(
         outcome: outcome.clone(),
     };
     let new = status::compute(&inputs);
-    if previous != Some(&new) {
+    if status::worth_writing(previous, &new, &now) {
         let namespace = service
             .namespace()
             .ok_or(Error::MissingField("namespace"))?;
