@@ -34,6 +34,7 @@ use crate::crd::{StatelessService, StatelessServiceStatus};
 use crate::error::{Error, request};
 use crate::metrics::Metrics;
 use crate::observe::{Observed, Stores};
+use crate::planning;
 use crate::status::{self, Outcome};
 use crate::validate;
 
@@ -514,14 +515,14 @@ pub fn plan_writes(
     observed: &Observed,
     name: &str,
     uid: &str,
-) -> Result<(apply::Plan, BTreeMap<apply::ChildKind, Value>), Error> {
+) -> Result<(planning::Plan, BTreeMap<build::ChildKind, Value>), Error> {
     let serialization = |what: &str| {
         let action = format!("serialize the {what} children");
         move |source| Error::Serialization { action, source }
     };
-    let desired = apply::desired_objects(children).map_err(serialization("desired"))?;
+    let desired = planning::desired_objects(children).map_err(serialization("desired"))?;
     let live = observed.as_json().map_err(serialization("observed"))?;
-    Ok((apply::plan(desired, &live, name, uid), live))
+    Ok((planning::plan(desired, &live, name, uid), live))
 }
 
 /// Sends the plan's writes and reports what they did. `Ok(Err(outcome))`: the API server
@@ -530,7 +531,7 @@ async fn execute(
     ctx: &Context,
     service: &StatelessService,
     namespace: &str,
-    plan: &apply::Plan,
+    plan: &planning::Plan,
 ) -> Result<Result<apply::Executed, Outcome>, Error> {
     let name = service.name_any();
     let mut executed = apply::Executed::default();

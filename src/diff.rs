@@ -11,12 +11,12 @@ use kube::api::Api;
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 
-use crate::apply::{self, ChildKind, Step};
-use crate::build::{self, OsRandom};
+use crate::build::{self, ChildKind, OsRandom};
 use crate::controller;
 use crate::crd::StatelessService;
 use crate::error::{Error, request};
 use crate::observe::Observed;
+use crate::planning::{self, Step};
 use crate::validate;
 
 /// The preview for one StatelessService.
@@ -100,7 +100,7 @@ fn describe(step: &Step, namespace: &str, live: Option<&Value>) -> String {
                 return format!("+ create {} {namespace}/{}", d.kind.as_str(), d.name);
             };
             let mut text = format!("~ update {} {namespace}/{}", d.kind.as_str(), d.name);
-            let differences = apply::differences(&d.object, live);
+            let differences = planning::differences(&d.object, live);
             if differences.is_empty() {
                 text.push_str("\n    (the spec changed: fields the operator no longer sets are removed)");
             }
@@ -168,7 +168,7 @@ mod tests {
 
     #[test]
     fn secret_values_are_hidden_and_others_shown() {
-        let desired = apply::stamp(
+        let desired = planning::stamp(
             ChildKind::Secret,
             json!({"metadata": {"name": "s"}, "data": {"k": "c2VjcmV0"}}),
         );
@@ -180,7 +180,7 @@ mod tests {
             "{text}"
         );
 
-        let desired = apply::stamp(
+        let desired = planning::stamp(
             ChildKind::ConfigMap,
             json!({"metadata": {"name": "c"}, "data": {"k": "new"}}),
         );
@@ -192,7 +192,7 @@ mod tests {
 
     #[test]
     fn creates_deletes_and_long_values() {
-        let desired = apply::stamp(ChildKind::Deployment, json!({"metadata": {"name": "web"}}));
+        let desired = planning::stamp(ChildKind::Deployment, json!({"metadata": {"name": "web"}}));
         assert_eq!(
             describe(&Step::Apply(desired), "ns", None),
             "+ create Deployment ns/web"

@@ -21,8 +21,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::apply::ChildKind;
-use crate::build::{self, ANNOTATION_GENERATED_KEYS, names};
+use crate::build::{self, ANNOTATION_GENERATED_KEYS, ChildKind, names};
 use crate::crd::StatelessServiceSpec;
 use crate::error::{Error, request};
 
