@@ -8,16 +8,12 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
-use kube::core::ApiResource;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 
-use crate::build::ChildKind;
+use crate::children::ChildKind;
 use crate::crd::{StatelessService, StatelessServiceStatus};
 use crate::error::{Error, request};
 use crate::metrics::Metrics;
@@ -26,25 +22,14 @@ use crate::planning::{Plan, Step, Violation, managers_of, removal_patch};
 /// The one field manager of every write the operator makes.
 pub const FIELD_MANAGER: &str = "stateless-operator";
 
-impl ChildKind {
-    fn api_resource(self) -> ApiResource {
-        match self {
-            ChildKind::ConfigMap => ApiResource::erase::<ConfigMap>(&()),
-            ChildKind::Secret => ApiResource::erase::<Secret>(&()),
-            ChildKind::Claim => ApiResource::erase::<PersistentVolumeClaim>(&()),
-            ChildKind::Deployment => ApiResource::erase::<Deployment>(&()),
-            ChildKind::DisruptionBudget => ApiResource::erase::<PodDisruptionBudget>(&()),
-        }
-    }
-}
-
 /// What executing a plan did.
 #[derive(Clone, Debug, Default)]
 pub struct Executed {
     /// Objects as the API server returned them after each apply, by kind.
     pub applied: BTreeMap<ChildKind, Value>,
-    /// Contract violations removed, with the managers that had added them.
-    pub removed: Vec<(Violation, Vec<String>)>,
+    /// Contract violations removed, with the kind of child they were removed from and the
+    /// managers that had added them.
+    pub removed: Vec<(ChildKind, Violation, Vec<String>)>,
     /// Number of write requests sent.
     pub writes: usize,
 }
@@ -68,7 +53,7 @@ impl Writer {
     }
 
     fn api(&self, kind: ChildKind, namespace: &str) -> Api<DynamicObject> {
-        Api::namespaced_with(self.client.clone(), namespace, &kind.api_resource())
+        Api::namespaced_with(self.client.clone(), namespace, &kind.entry().api_resource())
     }
 
     /// Sends the plan's writes in order, recording each in `done`; stops at the first failure
@@ -98,10 +83,18 @@ impl Writer {
                         })?;
                     done.applied.insert(d.kind, value);
                 }
-                Step::RemoveViolations { name, violations } => {
-                    let api = self.api(ChildKind::Deployment, namespace);
-                    let action =
-                        || format!("remove contract violations from Deployment {namespace}/{name}");
+                Step::RemoveViolations {
+                    kind,
+                    name,
+                    violations,
+                } => {
+                    let api = self.api(*kind, namespace);
+                    let action = || {
+                        format!(
+                            "remove contract violations from {} {namespace}/{name}",
+                            kind.as_str()
+                        )
+                    };
                     // Read with managedFields (the cache strips them) to name who added what.
                     let live = request(action, api.get(name)).await?;
                     let managed =
@@ -118,10 +111,10 @@ impl Writer {
                     )
                     .await?;
                     done.writes += 1;
-                    self.metrics.write(ChildKind::Deployment.as_str(), "patch");
+                    self.metrics.write(kind.as_str(), "patch");
                     for v in violations {
                         let managers = managers_of(&managed, &v.managed_path);
-                        done.removed.push((v.clone(), managers));
+                        done.removed.push((*kind, v.clone(), managers));
                     }
                 }
                 Step::Delete { kind, name } => {

@@ -11,12 +11,12 @@ use kube::api::Api;
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 
-use crate::build::{self, ChildKind, OsRandom};
+use crate::build::{self, OsRandom};
 use crate::controller;
 use crate::crd::StatelessService;
 use crate::error::{Error, request};
 use crate::observe::Observed;
-use crate::planning::{self, Step};
+use crate::planning::Step;
 use crate::validate;
 
 /// The preview for one StatelessService.
@@ -100,14 +100,17 @@ fn describe(step: &Step, namespace: &str, live: Option<&Value>) -> String {
                 return format!("+ create {} {namespace}/{}", d.kind.as_str(), d.name);
             };
             let mut text = format!("~ update {} {namespace}/{}", d.kind.as_str(), d.name);
-            let differences = planning::differences(&d.object, live);
+            let rules = d.kind.entry();
+            let differences = rules.differences(&d.object, live);
             if differences.is_empty() {
-                text.push_str("\n    (the spec changed: fields the operator no longer sets are removed)");
+                text.push_str(
+                    "\n    (the spec changed: fields the operator no longer sets are removed)",
+                );
             }
             for diff in differences {
                 let shown = |v: Option<&Value>| match v {
                     // Secret values are never printed, whichever side they are on.
-                    _ if d.kind == ChildKind::Secret => "(hidden)".to_string(),
+                    _ if rules.hides_values() => "(hidden)".to_string(),
                     None => "(absent)".to_string(),
                     Some(v) => short(v),
                 };
@@ -121,12 +124,17 @@ fn describe(step: &Step, namespace: &str, live: Option<&Value>) -> String {
             }
             text
         }
-        Step::RemoveViolations { name, violations } => violations
+        Step::RemoveViolations {
+            kind,
+            name,
+            violations,
+        } => violations
             .iter()
             .map(|v| {
                 format!(
-                    "! remove {} from Deployment {namespace}/{name} (breaks the statelessness contract)",
-                    v.what
+                    "! remove {} from {} {namespace}/{name} (breaks the statelessness contract)",
+                    v.what,
+                    kind.as_str()
                 )
             })
             .collect::<Vec<_>>()
@@ -164,6 +172,8 @@ pub fn format(diffs: &[ServiceDiff]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::children::ChildKind;
+    use crate::planning;
     use serde_json::json;
 
     #[test]

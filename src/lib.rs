@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod build;
+pub mod children;
 pub mod controller;
 pub mod crd;
 pub mod diff;

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::build::CONTAINER_NAME;
+use crate::children::deployment::CONTAINER_NAME;
 
 /// Something in a live Deployment that breaks the statelessness contract and that a forced
 /// apply cannot remove (it is owned by another field manager, so apply leaves it in place).

@@ -8,16 +8,18 @@
 use serde_json::Value;
 
 use super::ANNOTATION_DESIRED_HASH;
+use crate::children::ChildKind;
 use crate::quantity;
 
-/// True when `live` differs from `desired` in anything the operator owns.
-pub fn needs_apply(desired: &Value, live: &Value) -> bool {
+/// True when the live child of `kind` differs from `desired` in anything the operator owns:
+/// our intent changed (another desired hash), or a field the kind compares drifted.
+pub fn needs_apply(kind: ChildKind, desired: &Value, live: &Value) -> bool {
     let hash = |v: &Value| {
         v.pointer("/metadata/annotations")
             .and_then(|a| a.get(ANNOTATION_DESIRED_HASH))
             .cloned()
     };
-    hash(desired) != hash(live) || !differences(desired, live).is_empty()
+    hash(desired) != hash(live) || !kind.entry().differences(desired, live).is_empty()
 }
 
 /// Keys that identify items of the associative lists the operator writes, in the order they
@@ -196,7 +198,6 @@ fn is_empty(v: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::ChildKind;
     use crate::planning::stamp;
     use crate::planning::tests::{deployment, live_of};
     use serde_json::json;
@@ -206,7 +207,7 @@ mod tests {
         let desired = stamp(ChildKind::Deployment, deployment()).object;
         let live = live_of(&desired);
         assert_eq!(differences(&desired, &live), vec![]);
-        assert!(!needs_apply(&desired, &live));
+        assert!(!needs_apply(ChildKind::Deployment, &desired, &live));
     }
 
     #[test]
@@ -216,7 +217,7 @@ mod tests {
         changed["metadata"]["labels"] = json!({});
         let new = stamp(ChildKind::Deployment, changed).object;
         // The live object still has the old label: SSA must run to remove it.
-        assert!(needs_apply(&new, &live_of(&old)));
+        assert!(needs_apply(ChildKind::Deployment, &new, &live_of(&old)));
     }
 
     #[test]
@@ -239,7 +240,7 @@ mod tests {
                 "spec.template.spec.containers[name=app].securityContext.readOnlyRootFilesystem",
             ]
         );
-        assert!(needs_apply(&desired, &live));
+        assert!(needs_apply(ChildKind::Deployment, &desired, &live));
     }
 
     #[test]
@@ -251,12 +252,12 @@ mod tests {
             .unwrap()
             .insert(0, json!({"name": "extra", "emptyDir": {}}));
         assert!(
-            !needs_apply(&desired, &live),
+            !needs_apply(ChildKind::Deployment, &desired, &live),
             "the contract check removes these, not apply"
         );
         live["spec"]["template"]["spec"]["volumes"] = json!([{"name": "extra", "emptyDir": {}}]);
         assert!(
-            needs_apply(&desired, &live),
+            needs_apply(ChildKind::Deployment, &desired, &live),
             "our own volume missing is drift"
         );
     }

@@ -23,8 +23,8 @@ use sha2::{Digest, Sha256};
 pub use contract::{Violation, contract_violations, managers_of, removal_patch};
 pub use drift::{Difference, differences, needs_apply};
 
-use crate::build::ChildKind;
 use crate::build::{Children, LABEL_MANAGED_BY, LABEL_SERVICE, MANAGER};
+use crate::children::{ChildKind, REGISTRY};
 
 /// Hash of the object as the operator last applied it.
 pub const ANNOTATION_DESIRED_HASH: &str = "stateless.dev/desired-hash";
@@ -123,14 +123,17 @@ pub fn ownership(meta: &Value, service: &str, uid: &str) -> Ownership {
 pub enum Step {
     /// Server-side apply (creates or updates).
     Apply(Desired),
-    /// Strip contract violations from the Deployment.
+    /// Strip contract violations (from the Deployment, the one kind that has them).
     RemoveViolations {
-        /// The Deployment's name.
+        /// The child's kind.
+        kind: ChildKind,
+        /// Its name.
         name: String,
         /// What to remove.
         violations: Vec<Violation>,
     },
-    /// Delete a child that is no longer wanted (only ever a PodDisruptionBudget).
+    /// Delete a child that is no longer wanted (of a kind deleted when unwanted: the
+    /// PodDisruptionBudget).
     Delete {
         /// Its kind.
         kind: ChildKind,
@@ -144,8 +147,7 @@ impl Step {
     pub fn kind(&self) -> ChildKind {
         match self {
             Step::Apply(d) => d.kind,
-            Step::RemoveViolations { .. } => ChildKind::Deployment,
-            Step::Delete { kind, .. } => *kind,
+            Step::RemoveViolations { kind, .. } | Step::Delete { kind, .. } => *kind,
         }
     }
 }
@@ -184,34 +186,39 @@ pub fn plan(
         match observed.get(&d.kind) {
             None => plan.steps.push(Step::Apply(d)),
             Some(live) => {
-                let violations = if d.kind == ChildKind::Deployment {
-                    contract_violations(&d.object, live)
-                } else {
-                    Vec::new()
-                };
+                let kind = d.kind;
+                let violations = kind.entry().violations(&d.object, live);
                 let name = d.name.clone();
-                if needs_apply(&d.object, live) {
+                if needs_apply(kind, &d.object, live) {
                     plan.steps.push(Step::Apply(d));
                 }
                 if !violations.is_empty() {
-                    plan.steps.push(Step::RemoveViolations { name, violations });
+                    plan.steps.push(Step::RemoveViolations {
+                        kind,
+                        name,
+                        violations,
+                    });
                 }
             }
         }
     }
-    // A budget is disposable: with fewer than two replicas it would block every drain.
-    if !wanted.contains(&ChildKind::DisruptionBudget)
-        && let Some(live) = observed.get(&ChildKind::DisruptionBudget)
-        && ownership(&live["metadata"], service, uid) == Ownership::Ours
-    {
-        plan.steps.push(Step::Delete {
-            kind: ChildKind::DisruptionBudget,
-            name: live
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or(service)
-                .to_string(),
-        });
+    // Children of ours the spec no longer wants go, where their kind says so (a budget with
+    // fewer than two replicas would block every drain); others, like data, stay.
+    for entry in REGISTRY.iter().filter(|e| e.delete_when_unwanted()) {
+        let kind = entry.kind();
+        if !wanted.contains(&kind)
+            && let Some(live) = observed.get(&kind)
+            && ownership(&live["metadata"], service, uid) == Ownership::Ours
+        {
+            plan.steps.push(Step::Delete {
+                kind,
+                name: live
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or(service)
+                    .to_string(),
+            });
+        }
     }
     plan
 }
