@@ -27,6 +27,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::apply::{self, Writer};
 use crate::build::{self, LABEL_MANAGED_BY, LABEL_SERVICE, MANAGER, OsRandom};
+use crate::cache::{self, Compact};
 use crate::children::{ChildKind, Slot, StartCache, claim};
 use crate::crd::conditions::{READY, STALLED};
 use crate::crd::{StatelessService, StatelessServiceStatus};
@@ -316,15 +317,15 @@ struct ChildWatch<'a> {
 impl StartCache for ChildWatch<'_> {
     type Triggers = BoxStream<'static, ObjectRef<Guarded>>;
 
-    fn start<C: Slot>(&self) -> (Store<C::Object>, Self::Triggers) {
+    fn start<C: Slot>(&self) -> (Store<Compact<C::Object>>, Self::Triggers) {
         let (store, triggers) = self.watch::<C::Object>(Cache::of(C::KIND));
         (store, triggers.boxed())
     }
 }
 
 impl ChildWatch<'_> {
-    /// A label-filtered watch of one child kind feeding a cache stripped of `managedFields`,
-    /// and the reconcile triggers it produces: the service of every applied or deleted child,
+    /// A label-filtered watch of one child kind feeding a cache of compact entries (stripped
+    /// of `managedFields`, see [`crate::cache`]), and the reconcile triggers it produces: the service of every applied or deleted child,
     /// and after a re-list every service (children changed or deleted while the watch was down
     /// are then in the store, and nothing else would trigger their services). The first list
     /// triggers nothing: no reconcile acts before every cache has synced.
@@ -332,29 +333,23 @@ impl ChildWatch<'_> {
         &self,
         cache: Cache,
     ) -> (
-        Store<K>,
+        Store<Compact<K>>,
         impl futures::Stream<Item = ObjectRef<Guarded>> + Send + 'static,
     )
     where
         K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
             + DeserializeOwned
-            + std::fmt::Debug
             + Send
             + Sync
             + 'static,
     {
-        let api: Api<K> = match &self.settings.namespace {
+        let api: Api<Compact<K>> = match &self.settings.namespace {
             Some(ns) => Api::namespaced(self.client.clone(), ns),
             None => Api::all(self.client.clone()),
         };
         let (reader, writer) = reflector::store();
-        let events = reflector::reflector(
-            writer,
-            watcher(api, self.config.clone())
-                .default_backoff()
-                .modify(strip_unread),
-        );
+        let events =
+            reflector::reflector(writer, watcher(api, self.config.clone()).default_backoff());
         let services = self.services.clone();
         let sync = self.sync.clone();
         let triggers = events.flat_map(move |event| {
@@ -428,18 +423,9 @@ async fn retry_after_outages(
     }
 }
 
-/// Annotation `kubectl apply` (client-side) and tools built on it leave on what they apply: a
-/// full copy of the object as last applied.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
-
-/// Drops from a cached object what reconcile never reads: `managedFields` (half of a typical
-/// object: the benchmark measured 1.3 of 2.7 kB for a StatelessService, 2.7 of 5.7 kB for a
-/// Deployment) and the last-applied copy, which doubles a service applied with `kubectl apply`.
+/// Drops from a cached service what reconcile never reads (see [`cache::strip_unread`]).
 fn strip_unread<K: Resource>(object: &mut K) {
-    object.managed_fields_mut().clear();
-    if let Some(annotations) = object.meta_mut().annotations.as_mut() {
-        annotations.remove(LAST_APPLIED);
-    }
+    cache::strip_unread(object.meta_mut());
 }
 
 /// Maps a child to its StatelessService by the `stateless.dev/service` label (the retained
@@ -721,6 +707,8 @@ fn jittered(d: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::core::v1::ConfigMap;
+
+    use crate::cache::LAST_APPLIED;
 
     use super::*;
 

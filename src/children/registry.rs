@@ -15,6 +15,7 @@ use kube::runtime::reflector::Store;
 use serde_json::Value;
 
 use super::{Child, ChildKind, Children, Observed, Stores};
+use crate::cache::Compact;
 use crate::crd::StatelessServiceSpec;
 use crate::error::Error;
 use crate::observe;
@@ -80,7 +81,9 @@ macro_rules! registry {
         pub struct Stores {
             $(
                 #[doc = concat!("See [`", stringify!($module), "`].")]
-                pub $module: kube::runtime::reflector::Store<<$module::Rules as Child>::Object>,
+                pub $module: kube::runtime::reflector::Store<
+                    crate::cache::Compact<<$module::Rules as Child>::Object>,
+                >,
             )+
         }
 
@@ -112,7 +115,9 @@ macro_rules! registry {
                 ) -> &mut Option<std::sync::Arc<Self::Object>> {
                     &mut observed.$module
                 }
-                fn store(stores: &Stores) -> &kube::runtime::reflector::Store<Self::Object> {
+                fn store(
+                    stores: &Stores,
+                ) -> &kube::runtime::reflector::Store<crate::cache::Compact<Self::Object>> {
                     &stores.$module
                 }
             }
@@ -132,8 +137,8 @@ pub trait Slot: Child {
     fn observed(observed: &Observed) -> &Option<Arc<Self::Object>>;
     /// Its field in [`Observed`], to fill.
     fn observed_mut(observed: &mut Observed) -> &mut Option<Arc<Self::Object>>;
-    /// Its cache.
-    fn store(stores: &Stores) -> &Store<Self::Object>;
+    /// Its cache (compact entries, see [`crate::cache`]).
+    fn store(stores: &Stores) -> &Store<Compact<Self::Object>>;
 }
 
 /// Starts the cache of one kind (the controller's watches implement it).
@@ -141,7 +146,7 @@ pub trait StartCache {
     /// What a start yields besides the cache.
     type Triggers;
     /// Starts the cache of kind `C`.
-    fn start<C: Slot>(&self) -> (Store<C::Object>, Self::Triggers);
+    fn start<C: Slot>(&self) -> (Store<Compact<C::Object>>, Self::Triggers);
 }
 
 /// One kind's rules as the shared code uses them: what it is, and each per-kind step of
@@ -269,8 +274,16 @@ impl<C: Slot> Entry for Registered<C> {
         service: &str,
         observed: &mut Observed,
     ) {
-        *C::observed_mut(observed) =
-            observe::cached(C::store(stores), namespace, &C::name(service));
+        let cached = observe::cached(C::store(stores), namespace, &C::name(service));
+        // An entry that does not parse (it came from the same watch, so it should) counts as
+        // not cached: the API server is read instead.
+        *C::observed_mut(observed) = cached.and_then(|c| match c.parse() {
+            Ok(object) => Some(Arc::new(object)),
+            Err(e) => {
+                tracing::warn!(error = %e, kind = self.as_str(), "a cached object does not parse; reading it instead");
+                None
+            }
+        });
     }
     fn must_read(&self, observed: &Observed, spec: &StatelessServiceSpec) -> bool {
         let cached = C::observed(observed).as_deref();
