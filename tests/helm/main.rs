@@ -623,3 +623,52 @@ fn chart_ships_a_crds_directory() {
     // The lead generates crds/statelessservice.yaml into it (and tests it equals the repository copy).
     assert!(chart_dir().join("crds").is_dir());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The chart's RBAC against the registry of child kinds (src/children/): each registered kind
+// gets exactly the verbs it declares, so a new kind fails here until its rule is in the chart.
+
+/// (apiGroup, plural, verb, "") for every verb every registered child kind declares.
+fn registered_child_grants() -> BTreeSet<(String, String, String, String)> {
+    let mut out = BTreeSet::new();
+    for entry in stateless_operator::children::REGISTRY {
+        let resource = entry.api_resource();
+        for verb in entry.verbs() {
+            out.insert((
+                resource.group.clone(),
+                resource.plural.clone(),
+                (*verb).to_owned(),
+                String::new(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn rbac_grants_each_registered_child_kind_exactly_its_verbs() {
+    let registered = registered_child_grants();
+    let kinds: BTreeSet<(String, String)> = registered
+        .iter()
+        .map(|(g, r, _, _)| (g.clone(), r.clone()))
+        .collect();
+    for (label, docs) in all_renders() {
+        let main = of_kind(&docs, "ClusterRole")
+            .into_iter()
+            .chain(of_kind(&docs, "Role"))
+            .find(|r| name_of(r) == FULLNAME)
+            .expect("operator role");
+        let granted: BTreeSet<_> = grants(main)
+            .into_iter()
+            .filter(|(g, r, _, _)| kinds.contains(&(g.clone(), r.clone())))
+            .collect();
+        let missing: Vec<_> = registered.difference(&granted).collect();
+        let extra: Vec<_> = granted.difference(&registered).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{label}: the operator role must grant each registered child kind exactly the verbs it \
+             declares (Child::VERBS in src/children/); missing (apiGroup, resource, verb): {missing:?}; \
+             granted but not declared: {extra:?}"
+        );
+    }
+}
