@@ -229,7 +229,7 @@ fn check_container_name(path: &str, name: &str, errors: &mut Vec<FieldError>) {
                 "{name:?}: a container name is a DNS label (lowercase letters, digits and '-')"
             ),
         ));
-    } else if bounded && name == crate::build::CONTAINER_NAME {
+    } else if bounded && name == crate::children::deployment::CONTAINER_NAME {
         errors.push(FieldError::new(
             path,
             format!("{name:?}: 'app' is the name of the main container"),

@@ -52,7 +52,7 @@ pub(super) fn check_config(spec: &StatelessServiceSpec, name: &str, errors: &mut
     check_external_refs(
         "spec.config.from",
         &config.from,
-        // `build::names::config_map`.
+        // `children::config_map::name`.
         &format!("{name}-config"),
         errors,
     );
@@ -100,7 +100,7 @@ pub(super) fn check_secret(spec: &StatelessServiceSpec, name: &str, errors: &mut
     check_external_refs(
         "spec.secret.from",
         &secret.from,
-        // `build::names::secret`.
+        // `children::secret::name`.
         &format!("{name}-secret"),
         errors,
     );
