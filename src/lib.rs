@@ -5,6 +5,7 @@
 //! [`render`] (offline output).
 
 pub mod apply;
+pub mod audit;
 pub mod build;
 pub mod controller;
 pub mod crd;
