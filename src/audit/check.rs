@@ -116,6 +116,7 @@ fn containers(w: &Workload, out: &mut Findings) {
         root(
             &e,
             &sc_path,
+            w.pod_path,
             sc.run_as_user,
             sc.run_as_non_root,
             &pod_security,
@@ -174,23 +175,28 @@ fn containers(w: &Workload, out: &mut Findings) {
 fn root(
     e: &Each<'_>,
     sc_path: &str,
+    pod_path: &str,
     user: Option<i64>,
     non_root: Option<bool>,
     pod: &PodSecurityContext,
     out: &mut Findings,
 ) {
     // The container's settings win over the pod's.
-    let (user, user_at) = match (user, pod.run_as_user) {
-        (Some(u), _) => (Some(u), format!("{sc_path}.runAsUser")),
-        (None, Some(u)) => (Some(u), "the pod's securityContext.runAsUser".to_string()),
-        (None, None) => (None, String::new()),
+    let (user, user_path, from) = match (user, pod.run_as_user) {
+        (Some(u), _) => (Some(u), format!("{sc_path}.runAsUser"), ""),
+        (None, Some(u)) => (
+            Some(u),
+            format!("{pod_path}.securityContext.runAsUser"),
+            " in the pod's securityContext",
+        ),
+        (None, None) => (None, String::new(), ""),
     };
     let non_root = non_root.or(pod.run_as_non_root);
     match user {
         Some(0) => out.add(
             &rules::RUNS_AS_ROOT,
-            format!("{sc_path}.runAsUser"),
-            format!("{} runs as root (runAsUser 0, from {user_at})", role(e)),
+            user_path,
+            format!("{} runs as root (runAsUser: 0{from})", role(e)),
         ),
         None if non_root != Some(true) => out.add_at(
             &rules::RUNS_AS_ROOT,
