@@ -11,6 +11,7 @@ pub mod controller;
 pub mod crd;
 pub mod diff;
 pub mod error;
+pub mod import;
 pub mod leader;
 pub mod metrics;
 pub mod observe;

@@ -42,6 +42,28 @@ enum Command {
     /// workload's findings with rule id, severity, field path and fix. Read-only.
     /// Exit status: 0 nothing at or above --fail-on, 1 something, 2 error.
     Audit(AuditArgs),
+    /// Print a StatelessService that reproduces a Deployment or StatefulSet as closely as the
+    /// contract allows, and (on stderr, or as comments with --annotate) everything that had to
+    /// change. Reads only. Exit status: 0 imported, 2 error.
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ImportArgs {
+    /// `deploy/NAME` or `sts/NAME` to read from the cluster, or a manifest file (`-` for
+    /// standard input) whose Deployments and StatefulSets are imported; ConfigMaps, claims and
+    /// Secrets (key names only) in the same file are used too.
+    target: String,
+    /// Namespace of the workload (cluster: default the kubeconfig context's; file: only this
+    /// namespace, and the namespace of objects that name none).
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+    /// Name of the StatelessService (default: the workload's name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Print the changes as YAML comments above each StatelessService instead of on stderr.
+    #[arg(long)]
+    annotate: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -261,6 +283,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run_command(args),
         Command::Diff { file } => diff_command(&file),
         Command::Audit(args) => audit_command(args),
+        Command::Import(args) => import_command(args),
     }
 }
 
@@ -445,5 +468,75 @@ fn audit_cluster(
             scope.namespace = Some(client.default_namespace().to_string());
         }
         live::audit_cluster(&client, &scope).await
+    })
+}
+
+fn import_command(args: ImportArgs) -> ExitCode {
+    use stateless_operator::import::{self, ImportError, Options};
+    let options = Options {
+        name: args.name.clone(),
+        namespace: args.namespace.clone(),
+    };
+    let path = PathBuf::from(&args.target);
+    let result = match import::parse_target(&args.target) {
+        // An existing file wins over the `kind/name` reading of the same text.
+        Some((kind, name)) if !path.is_file() => import_live(kind, &name, &options),
+        _ if args.target == "-" || path.is_file() => {
+            stateless_operator::audit::read_sources(&[path])
+                .map_err(ImportError::from)
+                .and_then(|sources| import::import_files(&sources, &options))
+        }
+        _ => Err(ImportError::Target(args.target.clone())),
+    };
+    let imported = match result {
+        Ok(imported) => imported,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut out = String::new();
+    for one in &imported {
+        match import::to_yaml(one, args.annotate) {
+            Ok(yaml) => {
+                out.push_str("---\n");
+                out.push_str(&yaml);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    print!("{out}");
+    if !args.annotate {
+        for one in &imported {
+            eprint!("{}", import::changes_text(one));
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `import deploy/NAME`: one workload and what it references, read from the cluster.
+fn import_live(
+    kind: stateless_operator::import::WorkloadKind,
+    name: &str,
+    options: &stateless_operator::import::Options,
+) -> Result<Vec<stateless_operator::import::Imported>, stateless_operator::import::ImportError> {
+    use stateless_operator::import::{ImportError, convert, live};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ImportError::Connect(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let client = kube::Client::try_default()
+            .await
+            .map_err(|e| ImportError::Connect(e.to_string()))?;
+        let namespace = options
+            .namespace
+            .clone()
+            .unwrap_or_else(|| client.default_namespace().to_string());
+        let (workload, refs) = live::read(&client, kind, &namespace, name).await?;
+        Ok(vec![convert::convert(&workload, &refs, options)?])
     })
 }
