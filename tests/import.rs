@@ -177,7 +177,7 @@ fn contract_workloads_survive_import_then_render() {
         // The comparison is not vacuous: each workload has an image, mounts and a probe.
         assert!(expected["image"].is_string(), "{file}");
         assert!(
-            expected["mounts"].as_array().unwrap().len() >= 2,
+            !expected["mounts"].as_array().unwrap().is_empty(),
             "{file}: {expected}"
         );
         assert!(
