@@ -1,5 +1,5 @@
 //! The live cluster as audit input: every object is read with paged `list` requests (`limit`
-//! + `continue`), never one GET per object, and each page is checked and dropped before the
+//! and `continue`), never one GET per object, and each page is checked and dropped before the
 //! next one is read, so memory follows the page size and the findings, not the cluster.
 //!
 //! Read-only by construction: the only handle on the API this module holds is [`Lister`],

@@ -38,7 +38,7 @@ pub fn ordered(report: &Report) -> Vec<(&str, Vec<&WorkloadReport>)> {
 
 fn sorted_findings(w: &WorkloadReport) -> Vec<&Finding> {
     let mut f: Vec<&Finding> = w.findings.iter().collect();
-    f.sort_by(|a, b| b.severity.cmp(&a.severity));
+    f.sort_by_key(|f| std::cmp::Reverse(f.severity));
     f
 }
 
