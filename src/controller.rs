@@ -9,10 +9,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, ListParams};
 use kube::core::DeserializeGuard;
@@ -29,11 +27,14 @@ use tokio::sync::{Notify, watch};
 
 use crate::apply::{self, Writer};
 use crate::build::{self, LABEL_MANAGED_BY, LABEL_SERVICE, MANAGER, OsRandom};
+use crate::cache::{self, Compact};
+use crate::children::{ChildKind, Slot, StartCache, claim};
 use crate::crd::conditions::{READY, STALLED};
 use crate::crd::{StatelessService, StatelessServiceStatus};
 use crate::error::{Error, request};
 use crate::metrics::Metrics;
 use crate::observe::{Observed, Stores};
+use crate::planning;
 use crate::status::{self, Outcome};
 use crate::validate;
 
@@ -155,36 +156,24 @@ pub async fn run_controller(
         services: &main_reader,
         sync: &sync,
     };
-    let (deployments, deployment_triggers) = watch.start::<Deployment>(Cache::Deployments);
-    let (config_maps, config_map_triggers) = watch.start::<ConfigMap>(Cache::ConfigMaps);
-    let (secrets, secret_triggers) = watch.start::<Secret>(Cache::Secrets);
-    let (claims, claim_triggers) = watch.start::<PersistentVolumeClaim>(Cache::Claims);
-    let (budgets, budget_triggers) = watch.start::<PodDisruptionBudget>(Cache::Budgets);
-    let stores = Stores {
-        deployments,
-        config_maps,
-        secrets,
-        claims,
-        budgets,
-    };
+    let (stores, child_triggers) = Stores::start(&watch);
 
     let (retry_tx, retry_rx) = futures::channel::mpsc::unbounded();
     // Every trigger is an `ObjectRef` fed through `reconcile_on`; the controller's own trigger
     // stream stays empty, so a watch error never reaches the controller's shared trigger backoff
     // (which would pause every trigger), and each watcher backs off on its own.
-    let controller = Controller::for_stream(
+    let mut controller = Controller::for_stream(
         futures::stream::pending::<Result<Guarded, watcher::Error>>(),
         main_reader,
     )
     .with_config(ControllerConfig::default().concurrency(settings.concurrency))
-    .reconcile_on(main_triggers)
-    .reconcile_on(deployment_triggers)
-    .reconcile_on(config_map_triggers)
-    .reconcile_on(secret_triggers)
-    .reconcile_on(claim_triggers)
-    .reconcile_on(budget_triggers)
-    .reconcile_on(retry_rx)
-    .graceful_shutdown_on(stop.clone());
+    .reconcile_on(main_triggers);
+    for triggers in child_triggers {
+        controller = controller.reconcile_on(triggers);
+    }
+    let controller = controller
+        .reconcile_on(retry_rx)
+        .graceful_shutdown_on(stop.clone());
 
     let readiness = {
         let mut synced = synced.clone();
@@ -234,23 +223,27 @@ pub async fn run_controller(
     prober.abort();
 }
 
-/// The caches whose first list readiness waits for, one bit each.
+/// A cache whose first list readiness waits for, as its bit: the services' cache, and one per
+/// registered child kind (bit `1 + kind as usize`).
 #[derive(Clone, Copy, Debug)]
-enum Cache {
-    Services = 1,
-    Deployments = 1 << 1,
-    ConfigMaps = 1 << 2,
-    Secrets = 1 << 3,
-    Claims = 1 << 4,
-    Budgets = 1 << 5,
-}
+struct Cache(u32);
+
+// One bit for the services and one per kind must fit the `u32` of the sync channel.
+const _: () = assert!(ChildKind::ALL.len() < 32);
 
 impl Cache {
+    /// The StatelessServices' cache.
+    const SERVICES: Cache = Cache(1);
     /// Every cache synced.
-    const ALL: u32 = (1 << 6) - 1;
+    const ALL: u32 = (1 << (1 + ChildKind::ALL.len())) - 1;
+
+    /// The cache of a child kind.
+    fn of(kind: ChildKind) -> Cache {
+        Cache(1 << (1 + kind as usize))
+    }
 
     fn bit(self) -> u32 {
-        self as u32
+        self.0
     }
 }
 
@@ -299,7 +292,7 @@ fn main_triggers(
         let refs = match event {
             Ok(watcher::Event::Apply(service)) => vec![ObjectRef::from_obj(&service)],
             Ok(watcher::Event::InitDone) => {
-                mark_synced(&sync, Cache::Services);
+                mark_synced(&sync, Cache::SERVICES);
                 every_service(&services)
             }
             Ok(_) => Vec::new(),
@@ -321,39 +314,42 @@ struct ChildWatch<'a> {
     sync: &'a Arc<watch::Sender<u32>>,
 }
 
+impl StartCache for ChildWatch<'_> {
+    type Triggers = BoxStream<'static, ObjectRef<Guarded>>;
+
+    fn start<C: Slot>(&self) -> (Store<Compact<C::Object>>, Self::Triggers) {
+        let (store, triggers) = self.watch::<C::Object>(Cache::of(C::KIND));
+        (store, triggers.boxed())
+    }
+}
+
 impl ChildWatch<'_> {
-    /// A label-filtered watch of one child kind feeding a cache stripped of `managedFields`,
-    /// and the reconcile triggers it produces: the service of every applied or deleted child,
+    /// A label-filtered watch of one child kind feeding a cache of compact entries (stripped
+    /// of `managedFields`, see [`crate::cache`]), and the reconcile triggers it produces: the service of every applied or deleted child,
     /// and after a re-list every service (children changed or deleted while the watch was down
     /// are then in the store, and nothing else would trigger their services). The first list
     /// triggers nothing: no reconcile acts before every cache has synced.
-    fn start<K>(
+    fn watch<K>(
         &self,
         cache: Cache,
     ) -> (
-        Store<K>,
+        Store<Compact<K>>,
         impl futures::Stream<Item = ObjectRef<Guarded>> + Send + 'static,
     )
     where
         K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
             + DeserializeOwned
-            + std::fmt::Debug
             + Send
             + Sync
             + 'static,
     {
-        let api: Api<K> = match &self.settings.namespace {
+        let api: Api<Compact<K>> = match &self.settings.namespace {
             Some(ns) => Api::namespaced(self.client.clone(), ns),
             None => Api::all(self.client.clone()),
         };
         let (reader, writer) = reflector::store();
-        let events = reflector::reflector(
-            writer,
-            watcher(api, self.config.clone())
-                .default_backoff()
-                .modify(strip_unread),
-        );
+        let events =
+            reflector::reflector(writer, watcher(api, self.config.clone()).default_backoff());
         let services = self.services.clone();
         let sync = self.sync.clone();
         let triggers = events.flat_map(move |event| {
@@ -427,18 +423,9 @@ async fn retry_after_outages(
     }
 }
 
-/// Annotation `kubectl apply` (client-side) and tools built on it leave on what they apply: a
-/// full copy of the object as last applied.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
-
-/// Drops from a cached object what reconcile never reads: `managedFields` (half of a typical
-/// object: the benchmark measured 1.3 of 2.7 kB for a StatelessService, 2.7 of 5.7 kB for a
-/// Deployment) and the last-applied copy, which doubles a service applied with `kubectl apply`.
+/// Drops from a cached service what reconcile never reads (see [`cache::strip_unread`]).
 fn strip_unread<K: Resource>(object: &mut K) {
-    object.managed_fields_mut().clear();
-    if let Some(annotations) = object.meta_mut().annotations.as_mut() {
-        annotations.remove(LAST_APPLIED);
-    }
+    cache::strip_unread(object.meta_mut());
 }
 
 /// Maps a child to its StatelessService by the `stateless.dev/service` label (the retained
@@ -514,14 +501,14 @@ pub fn plan_writes(
     observed: &Observed,
     name: &str,
     uid: &str,
-) -> Result<(apply::Plan, BTreeMap<apply::ChildKind, Value>), Error> {
+) -> Result<(planning::Plan, BTreeMap<ChildKind, Value>), Error> {
     let serialization = |what: &str| {
         let action = format!("serialize the {what} children");
         move |source| Error::Serialization { action, source }
     };
-    let desired = apply::desired_objects(children).map_err(serialization("desired"))?;
+    let desired = planning::desired_objects(children).map_err(serialization("desired"))?;
     let live = observed.as_json().map_err(serialization("observed"))?;
-    Ok((apply::plan(desired, &live, name, uid), live))
+    Ok((planning::plan(desired, &live, name, uid), live))
 }
 
 /// Sends the plan's writes and reports what they did. `Ok(Err(outcome))`: the API server
@@ -530,7 +517,7 @@ async fn execute(
     ctx: &Context,
     service: &StatelessService,
     namespace: &str,
-    plan: &apply::Plan,
+    plan: &planning::Plan,
 ) -> Result<Result<apply::Executed, Outcome>, Error> {
     let name = service.name_any();
     let mut executed = apply::Executed::default();
@@ -544,7 +531,7 @@ async fn execute(
         }
         return Err(e);
     }
-    for (violation, managers) in &executed.removed {
+    for (kind, violation, managers) in &executed.removed {
         let by = if managers.is_empty() {
             "an unknown field manager".to_string()
         } else {
@@ -552,8 +539,9 @@ async fn execute(
         };
         tracing::warn!(service = %name, %namespace, what = %violation.what, by = %by, "removed a contract violation");
         let note = format!(
-            "removed {} from Deployment {name}, added by {by}: it breaks the statelessness contract",
-            violation.what
+            "removed {} from {} {name}, added by {by}: it breaks the statelessness contract",
+            violation.what,
+            kind.as_str()
         );
         ctx.writer
             .event(
@@ -583,19 +571,20 @@ async fn finish(
 ) -> Result<Action, Error> {
     let previous = service.status.as_ref();
     let has_storage = service.spec.storage.is_some();
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
     let inputs = status::Inputs {
         generation: service.metadata.generation,
         previous,
-        now: Time(k8s_openapi::jiff::Timestamp::now()),
+        now: now.clone(),
         desired_replicas: service.spec.replicas,
         deployment: observed.deployment.as_deref(),
-        claim_name: has_storage.then(|| build::names::claim(&service.name_any())),
+        claim_name: has_storage.then(|| claim::name(&service.name_any())),
         claim: observed.claim.as_deref(),
         config_hash: config_hash.or_else(|| previous.and_then(|p| p.config_hash.clone())),
         outcome: outcome.clone(),
     };
     let new = status::compute(&inputs);
-    if previous != Some(&new) {
+    if status::worth_writing(previous, &new, &now) {
         let namespace = service
             .namespace()
             .ok_or(Error::MissingField("namespace"))?;
@@ -717,6 +706,10 @@ fn jittered(d: Duration) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::api::core::v1::ConfigMap;
+
+    use crate::cache::LAST_APPLIED;
+
     use super::*;
 
     #[test]
@@ -731,6 +724,17 @@ mod tests {
         }
         let throttled = backoff(Duration::from_secs(10), 1);
         assert!(throttled >= Duration::from_secs(8));
+    }
+
+    #[test]
+    fn readiness_waits_for_the_services_and_every_registered_kind() {
+        let bits: Vec<u32> = std::iter::once(Cache::SERVICES)
+            .chain(ChildKind::ALL.iter().map(|k| Cache::of(*k)))
+            .map(Cache::bit)
+            .collect();
+        let all = bits.iter().fold(0, |m, b| m | b);
+        assert_eq!(all, Cache::ALL);
+        assert_eq!(all.count_ones() as usize, bits.len(), "one bit each");
     }
 
     #[test]

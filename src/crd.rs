@@ -5,8 +5,12 @@
 //! It must not contain behaviour: turning a spec into objects lives in `build`, checking it in
 //! `validate` (which mirrors every CEL rule declared here, and adds what CEL cannot express).
 //!
-//! Every CEL rule is written so that its estimated cost stays far below the API server's budget:
-//! strings it inspects carry a `maxLength`, lists a `maxItems`.
+//! Every list and map in the schema is bounded (`maxItems`, `maxProperties`) and every string a CEL
+//! rule reads carries a `maxLength`: the API server estimates a rule's worst-case cost from these
+//! bounds (an unbounded list counts as the most items a 3 MiB request can hold) and refuses the
+//! whole CRD when the estimate is over budget. The bounds are the `MAX_*` constants below;
+//! `validate` enforces each of them with the same number. Embedded Kubernetes types (`Probe`,
+//! `ResourceRequirements`) get theirs from the `bound_*` schema transforms at the end of the file.
 
 use std::collections::BTreeMap;
 
@@ -29,8 +33,38 @@ pub const KIND: &str = "StatelessService";
 
 /// Longest path accepted for a mount path (Linux `PATH_MAX`); bounds CEL cost too.
 pub const MAX_PATH_LENGTH: usize = 4096;
+/// Longest image reference (the same `PATH_MAX`-sized bound; real references are far shorter).
+pub const MAX_IMAGE_LENGTH: usize = 4096;
 /// Most keys `secret.generate` may list; bounds CEL cost and the Secret's size.
 pub const MAX_GENERATED_KEYS: usize = 64;
+/// Longest Secret key, ConfigMap key and storage class name (a DNS subdomain's 253).
+pub const MAX_KEY_LENGTH: usize = 253;
+/// Most entries in `env`. Kubernetes sets no limit, Linux does: a process gets at most
+/// `ARG_MAX` (2 MiB by default) for its arguments and environment together.
+pub const MAX_ENV_VARS: usize = 256;
+/// Longest environment variable name: the longest key `config.env` / `secret.env` can turn into
+/// a variable name, so explicit names get the same bound.
+pub const MAX_ENV_NAME_LENGTH: usize = MAX_KEY_LENGTH;
+/// Most entries in `ports`; a container that listens on more ports is not one service.
+pub const MAX_PORTS: usize = 64;
+/// Longest port name (an IANA service name has at most 15 characters).
+pub const MAX_PORT_NAME_LENGTH: usize = 15;
+/// Most entries in `command`, `args` and a probe's `exec.command` (each an argv; see
+/// [`MAX_ENV_VARS`] for the kernel's limit on the whole).
+pub const MAX_ARGS: usize = 1024;
+/// Most keys in `config.data` (each becomes a file under `config.mountPath`).
+pub const MAX_CONFIG_KEYS: usize = 1024;
+/// Most headers an `httpGet` probe sends.
+pub const MAX_PROBE_HEADERS: usize = 32;
+/// Most entries in `resources.claims` (dynamic resource allocation claims of the container).
+pub const MAX_RESOURCE_CLAIMS: usize = 16;
+/// Most resource names in `resources.limits` and `resources.requests` (cpu, memory,
+/// ephemeral-storage, hugepages-* and extended resources).
+pub const MAX_RESOURCE_NAMES: usize = 32;
+/// Longest quantity string read by a CEL rule (`storage.size`, `scratch.sizeLimit`); `1Ei` is 3.
+pub const MAX_QUANTITY_LENGTH: usize = 64;
+/// Most conditions in `status.conditions` (the controller writes three).
+pub const MAX_CONDITIONS: usize = 8;
 /// Shortest generated secret value: shorter random strings are too easy to guess.
 pub const MIN_SECRET_LENGTH: i32 = 16;
 /// Longest generated secret value.
@@ -74,7 +108,7 @@ pub const MAX_SECRET_LENGTH: i32 = 4096;
 )]
 pub struct StatelessServiceSpec {
     /// Container image to run, e.g. `ghcr.io/acme/web:1.4.2`. Required.
-    #[schemars(length(min = 1, max = 4096))]
+    #[schemars(length(min = 1, max = MAX_IMAGE_LENGTH))]
     #[x_kube(validation = Rule::new("!self.contains(' ')").message("image must not contain spaces"))]
     pub image: String,
 
@@ -85,32 +119,39 @@ pub struct StatelessServiceSpec {
 
     /// Entrypoint override (the image's ENTRYPOINT is used when empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_ARGS))]
     pub command: Option<Vec<String>>,
 
     /// Arguments to the entrypoint (the image's CMD is used when empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_ARGS))]
     pub args: Option<Vec<String>>,
 
     /// Environment variables of the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_ENV_VARS))]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]
     pub env: Option<Vec<EnvVar>>,
 
     /// Ports the container listens on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_PORTS))]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]
     pub ports: Option<Vec<ContainerPort>>,
 
     /// CPU and memory requests and limits of the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = bound_resources)]
     pub resources: Option<ResourceRequirements>,
 
     /// Probe that gates traffic and rollouts: a pod counts as ready only when it passes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = bound_probe)]
     pub readiness_probe: Option<Probe>,
 
     /// Probe that restarts a stuck container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = bound_probe)]
     pub liveness_probe: Option<Probe>,
 
     /// Configuration stored in the ConfigMap `<name>-config`.
@@ -149,7 +190,7 @@ fn default_replicas() -> i32 {
 #[serde(rename_all = "camelCase")]
 pub struct EnvVar {
     /// Variable name.
-    #[schemars(length(min = 1, max = 4096))]
+    #[schemars(length(min = 1, max = MAX_ENV_NAME_LENGTH))]
     #[x_kube(validation = Rule::new("!self.contains('=')").message("environment variable names must not contain '='"))]
     #[x_kube(validation = Rule::new("self.matches('^[ -~]*$')").message("environment variable names must consist of printable ASCII characters"))]
     pub name: String,
@@ -164,7 +205,7 @@ pub struct EnvVar {
 pub struct ContainerPort {
     /// Port name (IANA service name: at most 15 lowercase letters, digits and '-'); the key of
     /// the list.
-    #[schemars(length(min = 1, max = 15))]
+    #[schemars(length(min = 1, max = MAX_PORT_NAME_LENGTH))]
     #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && self.matches('[a-z]') && !self.contains('--')").message("port name must be an IANA service name: lowercase letters, digits and single '-', at least one letter"))]
     pub name: String,
     /// Port number, 1 to 65535.
@@ -220,10 +261,11 @@ impl Protocol {
 pub struct ConfigSpec {
     /// Key/value pairs of the ConfigMap. Keys other tools add to the ConfigMap are kept.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = MAX_CONFIG_KEYS))]
     pub data: BTreeMap<String, String>,
     /// Directory where every key is mounted read-only as a file. Not mounted when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 4096))]
+    #[schemars(length(max = MAX_PATH_LENGTH))]
     #[x_kube(validation = mount_path_rule())]
     pub mount_path: Option<String>,
     /// Also expose every key as an environment variable (`envFrom`).
@@ -237,12 +279,12 @@ pub struct ConfigSpec {
 pub struct SecretSpec {
     /// Keys whose random values the operator generates once and then keeps for ever.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 64))]
+    #[schemars(length(max = MAX_GENERATED_KEYS))]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["key".into()]))]
     pub generate: Vec<GeneratedKey>,
     /// Directory where every key is mounted read-only as a file. Not mounted when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 4096))]
+    #[schemars(length(max = MAX_PATH_LENGTH))]
     #[x_kube(validation = mount_path_rule())]
     pub mount_path: Option<String>,
     /// Also expose every key as an environment variable (`envFrom`).
@@ -255,11 +297,11 @@ pub struct SecretSpec {
 #[serde(rename_all = "camelCase")]
 pub struct GeneratedKey {
     /// Secret key: letters, digits, '-', '_' and '.'; the key of the list.
-    #[schemars(length(min = 1, max = 253))]
+    #[schemars(length(min = 1, max = MAX_KEY_LENGTH))]
     #[x_kube(validation = Rule::new("self.matches('^[-._a-zA-Z0-9]+$') && self != '.' && self != '..'").message("secret key must consist of letters, digits, '-', '_' or '.' and must not be '.' or '..'"))]
     pub key: String,
     /// Length of the generated value in characters, 16 to 4096.
-    #[schemars(range(min = 16, max = 4096))]
+    #[schemars(range(min = MIN_SECRET_LENGTH, max = MAX_SECRET_LENGTH))]
     pub length: i32,
 }
 
@@ -278,6 +320,7 @@ pub struct GeneratedKey {
 )]
 pub struct StorageSpec {
     /// Requested capacity, e.g. `10Gi`. Can only grow (when the storage class allows expansion).
+    #[schemars(extend("maxLength" = MAX_QUANTITY_LENGTH))]
     #[x_kube(
         validation = Rule::new("isQuantity(string(self)) && quantity(string(self)).isGreaterThan(quantity('0'))").message("storage.size must be a positive quantity such as 10Gi"),
         validation = Rule::new("!isQuantity(string(self)) || !isQuantity(string(oldSelf)) || quantity(string(self)).compareTo(quantity(string(oldSelf))) >= 0").message("storage.size can only grow: a claim cannot shrink"),
@@ -285,14 +328,14 @@ pub struct StorageSpec {
     pub size: Quantity,
     /// Storage class of the claim (the cluster default when omitted). Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253))]
+    #[schemars(length(min = 1, max = MAX_KEY_LENGTH))]
     #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')").message("a storage class name is a DNS subdomain (lowercase letters, digits, '-' and '.')"))]
     pub storage_class_name: Option<String>,
     /// Access mode of the claim. Immutable. ReadWriteMany is required for more than one replica.
     #[serde(default)]
     pub access_mode: AccessMode,
     /// Directory where the volume is mounted read-write. Required.
-    #[schemars(length(max = 4096))]
+    #[schemars(length(max = MAX_PATH_LENGTH))]
     #[x_kube(validation = mount_path_rule())]
     pub mount_path: String,
     /// What happens to the claim when the StatelessService is deleted: Retain (default) keeps it
@@ -344,6 +387,7 @@ pub enum ReclaimPolicy {
 pub struct ScratchSpec {
     /// Most space the scratch directory may use; default 64Mi.
     #[serde(default = "default_scratch_size")]
+    #[schemars(extend("maxLength" = MAX_QUANTITY_LENGTH))]
     #[x_kube(validation = Rule::new("isQuantity(string(self)) && quantity(string(self)).isGreaterThan(quantity('0'))").message("scratch.sizeLimit must be a positive quantity such as 64Mi"))]
     pub size_limit: Quantity,
     /// Storage medium: "" (node disk, default) or "Memory" (tmpfs, counted against the memory
@@ -443,6 +487,54 @@ fn mount_path_rule() -> Rule {
     .message("mount path must be an absolute, normalised path (no trailing '/', '.' or '..'), not '/' and not /tmp or below (/tmp is the scratch directory)")
 }
 
+/// Bounds the lists and maps of an embedded `ResourceRequirements` (a schemars transform: the
+/// k8s-openapi schema declares none).
+fn bound_resources(schema: &mut schemars::Schema) {
+    set_bound(
+        schema,
+        "/properties/claims",
+        "maxItems",
+        MAX_RESOURCE_CLAIMS,
+    );
+    set_bound(
+        schema,
+        "/properties/limits",
+        "maxProperties",
+        MAX_RESOURCE_NAMES,
+    );
+    set_bound(
+        schema,
+        "/properties/requests",
+        "maxProperties",
+        MAX_RESOURCE_NAMES,
+    );
+}
+
+/// Bounds the lists of an embedded `Probe` (a schemars transform, as for resources).
+fn bound_probe(schema: &mut schemars::Schema) {
+    set_bound(
+        schema,
+        "/properties/exec/properties/command",
+        "maxItems",
+        MAX_ARGS,
+    );
+    set_bound(
+        schema,
+        "/properties/httpGet/properties/httpHeaders",
+        "maxItems",
+        MAX_PROBE_HEADERS,
+    );
+}
+
+/// Sets `key: value` on the schema node at `pointer`. A node that is not there is left alone:
+/// `tests/crd_schema.rs` fails on any list or map without a bound, so a k8s-openapi change that
+/// moves a field cannot silently unbound it.
+fn set_bound(schema: &mut schemars::Schema, pointer: &str, key: &str, value: usize) {
+    if let Some(serde_json::Value::Object(node)) = schema.pointer_mut(pointer) {
+        node.insert(key.to_string(), value.into());
+    }
+}
+
 /// What the controller observed and did, written through the status subresource only.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -452,6 +544,7 @@ pub struct StatelessServiceStatus {
     pub observed_generation: Option<i64>,
     /// kstatus conditions: Ready, Reconciling and Stalled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_CONDITIONS))]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
     /// Pods of the Deployment.

@@ -11,12 +11,12 @@ use kube::api::Api;
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 
-use crate::apply::{self, ChildKind, Step};
 use crate::build::{self, OsRandom};
 use crate::controller;
 use crate::crd::StatelessService;
 use crate::error::{Error, request};
 use crate::observe::Observed;
+use crate::planning::Step;
 use crate::validate;
 
 /// The preview for one StatelessService.
@@ -100,14 +100,17 @@ fn describe(step: &Step, namespace: &str, live: Option<&Value>) -> String {
                 return format!("+ create {} {namespace}/{}", d.kind.as_str(), d.name);
             };
             let mut text = format!("~ update {} {namespace}/{}", d.kind.as_str(), d.name);
-            let differences = apply::differences(&d.object, live);
+            let rules = d.kind.entry();
+            let differences = rules.differences(&d.object, live);
             if differences.is_empty() {
-                text.push_str("\n    (the spec changed: fields the operator no longer sets are removed)");
+                text.push_str(
+                    "\n    (the spec changed: fields the operator no longer sets are removed)",
+                );
             }
             for diff in differences {
                 let shown = |v: Option<&Value>| match v {
                     // Secret values are never printed, whichever side they are on.
-                    _ if d.kind == ChildKind::Secret => "(hidden)".to_string(),
+                    _ if rules.hides_values() => "(hidden)".to_string(),
                     None => "(absent)".to_string(),
                     Some(v) => short(v),
                 };
@@ -121,12 +124,17 @@ fn describe(step: &Step, namespace: &str, live: Option<&Value>) -> String {
             }
             text
         }
-        Step::RemoveViolations { name, violations } => violations
+        Step::RemoveViolations {
+            kind,
+            name,
+            violations,
+        } => violations
             .iter()
             .map(|v| {
                 format!(
-                    "! remove {} from Deployment {namespace}/{name} (breaks the statelessness contract)",
-                    v.what
+                    "! remove {} from {} {namespace}/{name} (breaks the statelessness contract)",
+                    v.what,
+                    kind.as_str()
                 )
             })
             .collect::<Vec<_>>()
@@ -164,11 +172,13 @@ pub fn format(diffs: &[ServiceDiff]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::children::ChildKind;
+    use crate::planning;
     use serde_json::json;
 
     #[test]
     fn secret_values_are_hidden_and_others_shown() {
-        let desired = apply::stamp(
+        let desired = planning::stamp(
             ChildKind::Secret,
             json!({"metadata": {"name": "s"}, "data": {"k": "c2VjcmV0"}}),
         );
@@ -180,7 +190,7 @@ mod tests {
             "{text}"
         );
 
-        let desired = apply::stamp(
+        let desired = planning::stamp(
             ChildKind::ConfigMap,
             json!({"metadata": {"name": "c"}, "data": {"k": "new"}}),
         );
@@ -192,7 +202,7 @@ mod tests {
 
     #[test]
     fn creates_deletes_and_long_values() {
-        let desired = apply::stamp(ChildKind::Deployment, json!({"metadata": {"name": "web"}}));
+        let desired = planning::stamp(ChildKind::Deployment, json!({"metadata": {"name": "web"}}));
         assert_eq!(
             describe(&Step::Apply(desired), "ns", None),
             "+ create Deployment ns/web"

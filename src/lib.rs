@@ -1,12 +1,16 @@
 //! stateless-operator: turns one `StatelessService` into the cluster objects that make a
-//! disposable workload (Deployment, ConfigMap, Secret, PersistentVolumeClaim, PodDisruptionBudget).
+//! disposable workload (the kinds of [`children`]: ConfigMap, Secret, PersistentVolumeClaim,
+//! Deployment, PodDisruptionBudget).
 //!
-//! The pipeline, one module a step: [`crd`] (types) -> [`validate`] -> [`build`] (pure) ->
-//! [`render`] (offline output).
+//! The pipeline, one module a step: [`crd`] (types) -> [`validate`] -> [`build`] (pure, with
+//! each kind's rules in [`children`]) -> [`render`] (offline output), or in the cluster
+//! [`observe`] -> [`planning`] (pure) -> [`apply`] (the one writer) -> [`status`].
 
 pub mod apply;
 pub mod audit;
 pub mod build;
+pub mod cache;
+pub mod children;
 pub mod controller;
 pub mod crd;
 pub mod diff;
@@ -15,6 +19,7 @@ pub mod import;
 pub mod leader;
 pub mod metrics;
 pub mod observe;
+pub mod planning;
 pub mod quantity;
 pub mod render;
 pub mod runner;

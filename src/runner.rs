@@ -125,8 +125,10 @@ pub async fn run_with(
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
+    // The CRD first: without it nothing can work, and the error says how to fix it.
+    controller::check_crd(&client, options.settings.namespace.as_deref()).await?;
     let listener = server::bind(&options.metrics_addr).await?;
-    run_on(client, options, metrics, shutdown, listener).await
+    serve_and_lead(client, options, metrics, shutdown, listener).await
 }
 
 /// [`run_with`] on an already bound listener for `/healthz`, `/readyz` and `/metrics`
@@ -139,6 +141,17 @@ pub async fn run_on(
     listener: tokio::net::TcpListener,
 ) -> Result<(), RunError> {
     controller::check_crd(&client, options.settings.namespace.as_deref()).await?;
+    serve_and_lead(client, options, metrics, shutdown, listener).await
+}
+
+/// Serves the HTTP endpoint and runs the controller while this process leads, until shutdown.
+async fn serve_and_lead(
+    client: kube::Client,
+    options: RunOptions,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+    listener: tokio::net::TcpListener,
+) -> Result<(), RunError> {
     let (ready_tx, ready_rx) = watch::channel(false);
     let mut server = AbortOnDrop(Some(tokio::spawn(server::serve(
         listener,

@@ -281,6 +281,57 @@ pub fn compute(inputs: &Inputs<'_>) -> StatelessServiceStatus {
     }
 }
 
+/// How long into a rollout progress detail alone is not written (see [`worth_writing`]).
+pub const PROGRESS_QUIET: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether `new` must be written over `previous` (the status on the server).
+///
+/// Everything a kstatus reader decides on is written at once: `observedGeneration`, each
+/// condition's status, reason and `observedGeneration`, storage and the config hash. Progress
+/// detail alone (replica counts, the summary, and the message of a condition whose status and
+/// reason stay the same) is not, during the first [`PROGRESS_QUIET`] of a rollout: a new
+/// service or a spec change then costs two status writes (the new generation observed, then
+/// Ready) however many steps the Deployment controller reports, and the counts are exact again
+/// with the write that says Ready. A longer rollout reports its progress as it goes.
+pub fn worth_writing(
+    previous: Option<&StatelessServiceStatus>,
+    new: &StatelessServiceStatus,
+    now: &Time,
+) -> bool {
+    let Some(previous) = previous else {
+        return true;
+    };
+    if previous == new {
+        return false;
+    }
+    if decisive(previous) != decisive(new) {
+        return true;
+    }
+    let rolling_since = new
+        .conditions
+        .iter()
+        .find(|c| c.type_ == RECONCILING && c.status == "True")
+        .map(|c| c.last_transition_time.0);
+    match rolling_since {
+        Some(since) => now.0.duration_since(since).unsigned_abs() >= PROGRESS_QUIET,
+        // Not rolling out: counts that change mean something changed under a converged service.
+        None => true,
+    }
+}
+
+/// `status` without its progress detail.
+fn decisive(status: &StatelessServiceStatus) -> StatelessServiceStatus {
+    let mut s = status.clone();
+    s.replicas = None;
+    s.ready_replicas = None;
+    s.available_replicas = None;
+    s.replica_summary = None;
+    for c in &mut s.conditions {
+        c.message.clear();
+    }
+    s
+}
+
 /// The status of an object that cannot be deserialized: Stalled with reason `MalformedObject`.
 /// Only observedGeneration and conditions are set; a merge patch leaves the rest as it was.
 pub fn malformed(generation: Option<i64>, error: &str, now: Time) -> StatelessServiceStatus {
@@ -311,6 +362,69 @@ mod tests {
     use k8s_openapi::api::core::v1::PersistentVolumeClaimStatus;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use k8s_openapi::jiff::Timestamp;
+
+    fn rolling(ready: i32, message: &str, since: i64) -> StatelessServiceStatus {
+        let c = |type_: &str, status: &str, reason: &str| Condition {
+            type_: type_.to_string(),
+            status: status.to_string(),
+            reason: reason.to_string(),
+            message: message.to_string(),
+            observed_generation: Some(2),
+            last_transition_time: time(since),
+        };
+        StatelessServiceStatus {
+            observed_generation: Some(2),
+            conditions: vec![
+                c(READY, "False", "RollingOut"),
+                c(RECONCILING, "True", "RollingOut"),
+                c(STALLED, "False", "Progressing"),
+            ],
+            replicas: Some(3),
+            ready_replicas: Some(ready),
+            available_replicas: Some(ready),
+            replica_summary: Some(format!("{ready}/3")),
+            ..StatelessServiceStatus::default()
+        }
+    }
+
+    #[test]
+    fn progress_detail_alone_waits_while_decisions_are_written_at_once() {
+        let first = rolling(0, "0 of 3 pods are available", 1000);
+        assert!(worth_writing(None, &first, &time(1000)), "the first status");
+        assert!(
+            !worth_writing(Some(&first), &first.clone(), &time(1001)),
+            "no change"
+        );
+        let step = rolling(1, "1 of 3 pods are available", 1000);
+        assert!(
+            !worth_writing(Some(&first), &step, &time(1005)),
+            "a step of the rollout"
+        );
+        assert!(
+            worth_writing(Some(&first), &step, &time(1030)),
+            "a long rollout reports progress"
+        );
+        // A new generation, a condition that changes, the config hash: at once.
+        let mut newer = step.clone();
+        newer.observed_generation = Some(3);
+        assert!(worth_writing(Some(&first), &newer, &time(1001)));
+        let mut ready = step.clone();
+        ready.conditions[0].status = "True".into();
+        ready.conditions[0].reason = "Available".into();
+        assert!(worth_writing(Some(&first), &ready, &time(1001)));
+        let mut stalled = step.clone();
+        stalled.conditions[2].reason = "RolloutStuck".into();
+        assert!(worth_writing(Some(&first), &stalled, &time(1001)));
+        let mut hashed = step.clone();
+        hashed.config_hash = Some("hmac-sha256-x".into());
+        assert!(worth_writing(Some(&first), &hashed, &time(1001)));
+        // Counts that change under a converged service are written.
+        let mut converged = rolling(3, "3 of 3", 1000);
+        converged.conditions[1].status = "False".into();
+        let mut fewer = converged.clone();
+        fewer.ready_replicas = Some(2);
+        assert!(worth_writing(Some(&converged), &fewer, &time(1001)));
+    }
 
     fn time(secs: i64) -> Time {
         Time(Timestamp::from_second(secs).unwrap())

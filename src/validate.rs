@@ -3,8 +3,11 @@
 //! `validate` enforces every rule the CRD's CEL expressions enforce at admission (so a file
 //! rendered offline, or an object stored before a rule existed, gets the same answer) plus what
 //! CEL cannot express cheaply (ConfigMap key syntax and size, probe handlers, port uniqueness).
-//! `validate_update` mirrors the CEL transition rules (rules on `oldSelf`).
+//! `validate_update` mirrors the CEL transition rules (rules on `oldSelf`); `bounds` mirrors the
+//! schema's size bounds (`maxItems`, `maxProperties`, `maxLength`).
 //! Every problem is reported with its field path; nothing here does I/O or builds objects.
+
+mod bounds;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -12,10 +15,12 @@ use std::fmt;
 use k8s_openapi::api::core::v1::Probe;
 
 use crate::crd::{
-    AccessMode, MAX_GENERATED_KEYS, MAX_PATH_LENGTH, MAX_SECRET_LENGTH, MIN_SECRET_LENGTH,
-    StatelessService, StatelessServiceSpec,
+    AccessMode, MAX_KEY_LENGTH, MAX_PATH_LENGTH, MAX_PORT_NAME_LENGTH, MAX_SECRET_LENGTH,
+    MIN_SECRET_LENGTH, StatelessService, StatelessServiceSpec,
 };
 use crate::quantity;
+
+pub use bounds::status_errors;
 
 /// Largest total size of `config.data` (a ConfigMap holds at most 1 MiB, metadata included).
 pub const MAX_CONFIG_BYTES: usize = 1024 * 1024 - 16 * 1024;
@@ -193,6 +198,7 @@ fn check_spec(spec: &StatelessServiceSpec, errors: &mut Vec<FieldError>) {
     check_scratch(spec, errors);
     check_pod_security(spec, errors);
     check_mount_overlaps(spec, errors);
+    bounds::check_spec(spec, errors);
 }
 
 fn check_env(spec: &StatelessServiceSpec, errors: &mut Vec<FieldError>) {
@@ -229,7 +235,7 @@ fn check_env(spec: &StatelessServiceSpec, errors: &mut Vec<FieldError>) {
 
 /// An IANA service name: at most 15 lowercase letters, digits and single '-', one letter at least.
 fn is_port_name(s: &str) -> bool {
-    s.len() <= 15
+    s.len() <= MAX_PORT_NAME_LENGTH
         && is_dns_label(s)
         && s.bytes().any(|c| c.is_ascii_lowercase())
         && !s.contains("--")
@@ -332,7 +338,7 @@ fn check_probe(path: &str, probe: Option<&Probe>, errors: &mut Vec<FieldError>) 
 /// Valid ConfigMap and Secret keys: letters, digits, '-', '_', '.', not '.' or '..', ≤ 253.
 pub fn is_data_key(key: &str) -> bool {
     !key.is_empty()
-        && key.len() <= 253
+        && key.len() <= MAX_KEY_LENGTH
         && key != "."
         && key != ".."
         && key
@@ -367,15 +373,6 @@ fn check_config(spec: &StatelessServiceSpec, errors: &mut Vec<FieldError>) {
 
 fn check_secret(spec: &StatelessServiceSpec, errors: &mut Vec<FieldError>) {
     let Some(secret) = &spec.secret else { return };
-    if secret.generate.len() > MAX_GENERATED_KEYS {
-        errors.push(FieldError::new(
-            "spec.secret.generate",
-            format!(
-                "lists {} keys; at most {MAX_GENERATED_KEYS} are allowed",
-                secret.generate.len()
-            ),
-        ));
-    }
     let mut seen = BTreeSet::new();
     for (i, generated) in secret.generate.iter().enumerate() {
         if !is_data_key(&generated.key) {
@@ -427,7 +424,14 @@ fn check_storage(spec: &StatelessServiceSpec, errors: &mut Vec<FieldError>) {
         ));
     }
     if let Some(class) = &storage.storage_class_name {
-        if class.is_empty() {
+        if class.chars().count() > MAX_KEY_LENGTH {
+            bounds::length(
+                errors,
+                "spec.storage.storageClassName",
+                class,
+                MAX_KEY_LENGTH,
+            );
+        } else if class.is_empty() {
             errors.push(FieldError::new(
                 "spec.storage.storageClassName",
                 "must not be empty; omit it to use the cluster's default class",
@@ -511,9 +515,7 @@ fn mount_path_problem(path: &str) -> Option<&'static str> {
         && path[1..]
             .split('/')
             .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
-    if path.len() > MAX_PATH_LENGTH {
-        Some("mount path is longer than 4096 characters")
-    } else if !normalised {
+    if !normalised {
         Some(
             "mount path must be an absolute, normalised path (no trailing '/', '.' or '..'), not '/' and not /tmp or below (/tmp is the scratch directory)",
         )
@@ -525,7 +527,16 @@ fn mount_path_problem(path: &str) -> Option<&'static str> {
 }
 
 fn check_mount_path(field: &str, path: &str, errors: &mut Vec<FieldError>) {
-    if let Some(problem) = mount_path_problem(path) {
+    // PATH_MAX counts bytes, the schema's maxLength characters: bytes is the stricter bound.
+    if path.len() > MAX_PATH_LENGTH {
+        errors.push(FieldError::new(
+            field,
+            format!(
+                "is {} bytes long; at most {MAX_PATH_LENGTH} are allowed (PATH_MAX)",
+                path.len()
+            ),
+        ));
+    } else if let Some(problem) = mount_path_problem(path) {
         errors.push(FieldError::new(field, format!("{path:?}: {problem}")));
     }
 }

@@ -103,7 +103,16 @@ fn bad_flags_are_refused_before_any_network_call() {
 #[test]
 fn a_fatal_error_is_said_once_with_the_server_and_the_cause() {
     let config = kubeconfig("refused-text", "https://127.0.0.1:1");
-    let out = run(&config, &["run", "--log-format", "text"]);
+    let out = run(
+        &config,
+        &[
+            "run",
+            "--log-format",
+            "text",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ],
+    );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     let mentions: Vec<&str> = err
@@ -134,7 +143,16 @@ fn a_fatal_error_is_said_once_with_the_server_and_the_cause() {
 #[test]
 fn a_fatal_error_in_json_is_one_record() {
     let config = kubeconfig("refused-json", "https://127.0.0.1:1");
-    let out = run(&config, &["run", "--log-format", "json"]);
+    let out = run(
+        &config,
+        &[
+            "run",
+            "--log-format",
+            "json",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ],
+    );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     let records: Vec<Value> = err

@@ -2,13 +2,22 @@
 //! rules in agreement with `validate` (every admission rule has a twin in the pure validator).
 //!
 //! CEL rules are evaluated client-side with kube's CEL engine (`kube/cel`), with schema defaults
-//! applied first, as the API server does.
+//! applied first, as the API server does. `cost` holds the schema to the API server's CEL cost
+//! budget and `bounds` holds every size bound of the schema to its twin in `validate`.
 
 use kube::CustomResourceExt;
-use kube::core::cel::{ScopeContext, Validator, analyze_rule, compile_schema};
+use kube::core::cel::{ScopeContext, Validator, check_rule_scope, compile_schema};
 use serde_json::{Value, json};
 use stateless_operator::crd::StatelessService;
 use stateless_operator::validate::{validate, validate_update};
+
+#[path = "support/cel_cost.rs"]
+mod cel_cost;
+
+#[path = "crd_schema/bounds.rs"]
+mod bounds;
+#[path = "crd_schema/cost.rs"]
+mod cost;
 
 fn crd_json() -> Value {
     serde_json::to_value(StatelessService::crd()).expect("CRD serializes")
@@ -196,7 +205,7 @@ fn rule_nodes(node: &Value, path: &str, out: &mut Vec<(String, Value)>) {
 }
 
 #[test]
-fn every_cel_rule_compiles_and_stays_within_cost() {
+fn every_cel_rule_compiles_with_a_message_and_in_scope() {
     let mut nodes = Vec::new();
     rule_nodes(&schema(), "", &mut nodes);
     assert!(
@@ -220,11 +229,9 @@ fn every_cel_rule_compiles_and_stays_within_cost() {
                 rule["message"].as_str().is_some_and(|m| !m.is_empty()),
                 "{path}: rule without message: {text}"
             );
-            for w in analyze_rule(text, &compiled, ScopeContext::CrdValidation) {
-                // metadata.name is bounded (253) by the API server itself, not by our schema.
-                if text.contains("self.metadata.name") {
-                    continue;
-                }
+            // kube-cel's cost warnings are not the API server's (they passed a CRD it refused
+            // by 52.5x): costs are checked by `cel_cost` below, scope here.
+            for w in check_rule_scope(text, ScopeContext::CrdValidation) {
                 problems.push(format!("{path}: {text}: {}", w.message));
             }
         }

@@ -6,6 +6,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use serde_json::json;
 use stateless_operator::crd::StatelessService;
 use stateless_operator::diff::{diff, format};
+use stateless_operator::render::parse_manifests;
 use support::fake_api::ResourceRef;
 use support::operator::*;
 
@@ -92,4 +93,24 @@ async fn conflicts_and_secret_values_are_reported_without_values() {
     let text = format(&d);
     assert!(text.contains("! conflict: Secret web-secret"), "{text}");
     assert!(!text.contains("c2VjcmV0"), "{text}");
+}
+
+#[tokio::test]
+async fn a_gitops_file_with_other_objects_and_a_status_previews_its_services() {
+    let fake = cluster();
+    let text = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: apps}\nspec: {ports: [{port: 80}]}\n---\napiVersion: stateless.dev/v1alpha1\nkind: StatelessService\nmetadata: {name: web, namespace: apps}\nspec: {image: x}\nstatus:\n  conditions: [{type: Ready, status: \"True\"}]\n";
+    let services = parse_manifests("gitops.yaml", text).unwrap();
+    assert_eq!(services.len(), 1, "only the StatelessService is previewed");
+    assert!(services[0].status.is_none(), "status is ignored on input");
+    let text = format(&diff(&fake.client(), &services).await.unwrap());
+    assert!(text.starts_with("StatelessService apps/web:\n"), "{text}");
+    assert!(text.contains("+ create Deployment apps/web"), "{text}");
+
+    let errors = parse_manifests("gitops.yaml", "apiVersion: stateless.dev/v1alpha1\nkind: StatelessService\nmetadata: {name: web}\nspec: {image: x, replicas: two}\n").unwrap_err();
+    assert!(
+        errors[0]
+            .to_string()
+            .contains("spec.replicas: expected a whole number"),
+        "{errors:?}"
+    );
 }

@@ -568,17 +568,23 @@ async fn a_killed_leader_is_replaced_within_the_lease() {
     kill(one).await;
     let killed = Instant::now();
     let before = fake.count(&child_writes());
+    // A write the dying leader had in flight may still land: what counts is the follower
+    // leading, and then writing.
+    let metrics = two.metrics.clone();
+    eventually(&fake, "the follower leads", 10, |_| {
+        metric(&metrics, "stateless_operator_leader") == 1.0
+    })
+    .await;
+    let took = killed.elapsed();
     eventually(&fake, "the follower writes", 10, |f| {
         f.count(&child_writes()) > before
     })
     .await;
-    let took = killed.elapsed();
-    eprintln!("follower wrote {took:?} after the leader was killed (lease {LEASE:?})");
+    eprintln!("follower led {took:?} after the leader was killed (lease {LEASE:?})");
     assert!(
         took <= LEASE + Duration::from_millis(1500),
-        "the follower took {took:?} to write"
+        "the follower took {took:?} to lead"
     );
-    assert_eq!(metric(&two.metrics, "stateless_operator_leader"), 1.0);
     all_ready(&fake, &specs, 60).await;
     settled(&fake, &two).await;
     assert_clean(ownership_problems(&fake, &specs), "after failover");

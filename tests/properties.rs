@@ -1261,15 +1261,26 @@ fn predicted_errors(svc: &StatelessService) -> BTreeSet<String> {
     let name = svc.metadata.name.as_deref().unwrap_or_default();
     expect(!is_dns_label(name), "metadata.name".into());
     expect(
-        spec.image.is_empty() || spec.image.chars().any(char::is_whitespace),
+        spec.image.is_empty()
+            || spec.image.chars().any(char::is_whitespace)
+            || spec.image.chars().count() > 4096,
         "spec.image".into(),
     );
+    // The schema's list bounds.
+    for (path, len, max) in [
+        ("spec.command", spec.command.as_ref().map(Vec::len), 1024),
+        ("spec.args", spec.args.as_ref().map(Vec::len), 1024),
+        ("spec.env", spec.env.as_ref().map(Vec::len), 256),
+        ("spec.ports", spec.ports.as_ref().map(Vec::len), 64),
+    ] {
+        expect(len.is_some_and(|n| n > max), path.into());
+    }
     expect(spec.replicas < 0, "spec.replicas".into());
 
     let env: Vec<&str> = spec.env.iter().flatten().map(|v| v.name.as_str()).collect();
     for (i, n) in env.iter().enumerate() {
         expect(
-            !is_env_name(n) || env[..i].contains(n),
+            !is_env_name(n) || env[..i].contains(n) || n.chars().count() > 253,
             format!("spec.env[{i}].name"),
         );
     }
@@ -1298,6 +1309,16 @@ fn predicted_errors(svc: &StatelessService) -> BTreeSet<String> {
                 + usize::from(p.tcp_socket.is_some())
                 + usize::from(p.grpc.is_some());
             expect(n != 1, path.into());
+            let command = p.exec.as_ref().and_then(|e| e.command.as_ref());
+            expect(
+                command.is_some_and(|c| c.len() > 1024),
+                format!("{path}.exec.command"),
+            );
+            let headers = p.http_get.as_ref().and_then(|h| h.http_headers.as_ref());
+            expect(
+                headers.is_some_and(|h| h.len() > 32),
+                format!("{path}.httpGet.httpHeaders"),
+            );
         }
     }
 
@@ -1313,7 +1334,10 @@ fn predicted_errors(svc: &StatelessService) -> BTreeSet<String> {
             expect(!is_data_key(k), format!("spec.config.data[{k}]"));
             bytes += k.len() + v.len();
         }
-        expect(bytes > 1024 * 1024 - 16 * 1024, "spec.config.data".into());
+        expect(
+            bytes > 1024 * 1024 - 16 * 1024 || config.data.len() > 1024,
+            "spec.config.data".into(),
+        );
         expect(
             config_path.is_some_and(|p| !is_mount_path(p)),
             "spec.config.mountPath".into(),

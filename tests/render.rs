@@ -172,13 +172,77 @@ fn not_yaml_gets_its_own_message() {
 }
 
 #[test]
-fn another_kind_gets_its_own_message() {
-    let out = render_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n");
-    assert_eq!(out.status.code(), Some(1));
+fn other_objects_pass_through_unchanged_and_in_order() {
+    let service = "apiVersion: stateless.dev/v1alpha1\nkind: StatelessService\nmetadata: {name: a}\nspec: {image: x, replicas: 1}\n";
+    let config = "# the team's own config\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: team}\ndata: {enabled: \"on\", n: '010'}  # quoted on purpose\n";
+    let job = "--- # a job\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n";
+    let text = format!("{config}---\n{service}---\n{job}");
+    let out = render_text(&text);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let yaml = String::from_utf8(out.stdout.clone()).unwrap();
+    let body = yaml
+        .strip_prefix(stateless_operator::render::NOTE)
+        .expect("the note comes first");
     assert!(
-        stderr(&out).contains("kind is Deployment, expected StatelessService"),
-        "{}",
-        stderr(&out)
+        body.starts_with(&format!("---\n{config}---\n")),
+        "the ConfigMap first, as written:\n{yaml}"
+    );
+    assert!(yaml.ends_with(job), "the Job last, as written:\n{yaml}");
+    assert_eq!(
+        kinds(&documents(&out.stdout)),
+        ["ConfigMap", "ConfigMap", "Secret", "Deployment", "Job"]
+    );
+    // Only other objects: passed on, and no note about rendered services.
+    let out = render_text(config);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("---\n{config}")
+    );
+}
+
+#[test]
+fn mixed_example_keeps_its_service_after_the_children() {
+    let out = run(&["render", "examples/mixed.yaml"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let yaml = String::from_utf8(out.stdout.clone()).unwrap();
+    let file = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/mixed.yaml"))
+        .unwrap();
+    let service = &file[file.find("---\n# Passed on unchanged").unwrap()..];
+    assert!(yaml.ends_with(service), "{yaml}");
+    assert_eq!(
+        kinds(&documents(&out.stdout)),
+        [
+            "ConfigMap",
+            "Secret",
+            "Deployment",
+            "PodDisruptionBudget",
+            "Service"
+        ]
+    );
+}
+
+#[test]
+fn documents_that_are_no_kubernetes_object_are_refused() {
+    let err = stderr(&render_text("apiVersion: v1\nmetadata: {name: x}\n"));
+    assert!(
+        err.contains("not a Kubernetes object: it has no kind"),
+        "{err}"
+    );
+    let err = stderr(&render_text("- a\n- b\n"));
+    assert!(err.contains("expected a Kubernetes object"), "{err}");
+    let err = stderr(&render_text(
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: stateless.dev/v1alpha1\n  kind: StatelessService\n  metadata: {name: a}\n  spec: {image: x}\n",
+    ));
+    assert!(err.contains("a List holding StatelessServices"), "{err}");
+    let err = stderr(&render_text(
+        "apiVersion: stateless.dev/v1alpha1\nkind: StatelesService\nmetadata: {name: a}\n",
+    ));
+    assert!(
+        err.contains(
+            "kind StatelesService is not part of stateless.dev: expected StatelessService"
+        ),
+        "{err}"
     );
 }
 
@@ -200,7 +264,7 @@ fn another_api_version_gets_its_own_message() {
 fn scalar_and_empty_inputs_are_explained() {
     let out = render_text("just a string\n");
     assert!(
-        stderr(&out).contains("expected a YAML mapping"),
+        stderr(&out).contains("expected a Kubernetes object (a mapping with apiVersion and kind), found the text \"just a string\""),
         "{}",
         stderr(&out)
     );
@@ -225,12 +289,15 @@ fn unknown_and_mistyped_fields_are_reported_with_their_paths() {
 
     let text = "apiVersion: stateless.dev/v1alpha1\nkind: StatelessService\nmetadata: {name: x}\nspec:\n  image: x\n  replicas: two\n";
     let err = stderr(&render_text(text));
-    assert!(err.contains("- spec.replicas: invalid type"), "{err}");
+    assert!(
+        err.contains("- spec.replicas: expected a whole number, found the string \"two\""),
+        "{err}"
+    );
 
     let text = "apiVersion: stateless.dev/v1alpha1\nkind: StatelessService\nmetadata: {name: x}\nspec:\n  replicas: 1\n";
     let err = stderr(&render_text(text));
     assert!(
-        err.contains("spec") && err.contains("missing field `image`"),
+        err.contains("- spec.image: required field is missing"),
         "{err}"
     );
 }
@@ -248,15 +315,184 @@ fn a_missing_file_is_reported_by_name() {
 
 #[test]
 fn errors_in_several_documents_are_all_reported() {
-    let text = "apiVersion: stateless.dev/v1alpha1\nkind: StatelessService\nmetadata: {name: Bad_Name}\nspec: {image: x}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n";
-    let err = stderr(&render_text(text));
+    let text = "apiVersion: stateless.dev/v1alpha1\nkind: StatelessService\nmetadata: {name: Bad_Name}\nspec: {image: x}\n---\napiVersion: v1\nmetadata: {name: c}\n---\napiVersion: stateless.dev/v1\nkind: StatelessService\nmetadata: {name: d}\nspec: {image: x}\n";
+    let out = render_text(text);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
     assert!(
         err.contains("(document 1, Bad_Name)") && err.contains("metadata.name"),
         "{err}"
     );
     assert!(
-        err.contains("(document 2, c)") && err.contains("kind is ConfigMap"),
+        err.contains("(document 2, c)") && err.contains("it has no kind"),
         "{err}"
+    );
+    assert!(
+        err.contains("(document 3, d): apiVersion stateless.dev/v1 is not supported"),
+        "{err}"
+    );
+}
+
+fn service(name: &str, namespace: Option<&str>, spec: &str) -> String {
+    let namespace = namespace.map_or(String::new(), |ns| format!(", namespace: {ns}"));
+    format!(
+        "apiVersion: stateless.dev/v1alpha1\nkind: StatelessService\nmetadata: {{name: {name}{namespace}}}\nspec: {spec}\n"
+    )
+}
+
+#[test]
+fn every_type_error_of_a_document_is_reported_in_plain_words() {
+    let text = service(
+        "web",
+        None,
+        "\n  image: x\n  replicas: \"three\"\n  paused: maybe\n  ports: [{name: http, containerPort: http, hostPort: 80}]\n  scratch: {medium: Disk}",
+    );
+    let out = render_text(&text);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    for line in [
+        "  - spec.replicas: expected a whole number, found the string \"three\"\n",
+        "  - spec.paused: expected true or false, found the string \"maybe\"\n",
+        "  - spec.ports[0].containerPort: expected a whole number, found the string \"http\"\n",
+        // One path spelling for unknown fields and type errors alike.
+        "  - spec.ports[0].hostPort: unknown field (check its spelling and indentation)\n",
+        "  - spec.scratch.medium: expected one of \"\" or \"Memory\", found the string \"Disk\"\n",
+    ] {
+        assert!(err.contains(line), "missing {line:?} in:\n{err}");
+    }
+    assert!(
+        !err.contains("i32") && !err.contains("invalid type"),
+        "{err}"
+    );
+}
+
+#[test]
+fn status_is_ignored_whatever_it_holds() {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/gitops/argocd/testdata"
+    );
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 13, "{files:?}");
+    for file in files {
+        let out = run(&["render", file.to_str().unwrap()], None);
+        assert!(out.status.success(), "{}: {}", file.display(), stderr(&out));
+    }
+    let text = format!(
+        "{}status: {{conditions: [{{type: Ready}}], replicas: many, bogus: 1}}\n",
+        service("a", None, "{image: x}")
+    );
+    let out = render_text(&text);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn yaml_merge_keys_are_applied_as_kubectl_applies_them() {
+    let text = "apiVersion: stateless.dev/v1alpha1\nkind: StatelessService\nmetadata: {name: a}\nspec:\n  <<: {image: x, replicas: 1}\n  paused: false\n";
+    let out = render_text(text);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let docs = documents(&out.stdout);
+    assert_eq!(docs[2]["spec"]["replicas"], 1, "{docs:?}");
+}
+
+#[test]
+fn the_same_object_twice_is_refused() {
+    let text = format!(
+        "{}---\n{}---\n{}",
+        service("a", Some("apps"), "{image: x}"),
+        service("a", Some("other"), "{image: x}"),
+        service("a", Some("apps"), "{image: y}"),
+    );
+    let out = render_text(&text);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "(document 3, a): StatelessService apps/a is already defined by <stdin> (document 1, a)"
+        ),
+        "{err}"
+    );
+    assert!(
+        !err.contains("document 2"),
+        "another namespace is another object: {err}"
+    );
+
+    // An object of the file that the operator would create for a service.
+    let text = format!(
+        "{}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a-config}}\n",
+        service("a", None, "{image: x}")
+    );
+    let err = stderr(&render_text(&text));
+    assert!(
+        err.contains("(document 2, a-config): ConfigMap a-config (no namespace set) is also an object the operator creates for the StatelessService of <stdin> (document 1, a)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn namespaces_are_checked_as_the_api_server_checks_them() {
+    let err = stderr(&render_text(&service("a", Some("Bad_NS"), "{image: x}")));
+    assert!(
+        err.contains("- metadata.namespace: \"Bad_NS\" is not a valid namespace name"),
+        "{err}"
+    );
+    let err = stderr(&render_text(&service(
+        "a",
+        Some(&"n".repeat(64)),
+        "{image: x}",
+    )));
+    assert!(err.contains("- metadata.namespace: "), "{err}");
+    // An empty namespace means none, as for kubectl.
+    let out = render_text(&service("a", Some("''"), "{image: x}"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("namespace:")
+    );
+}
+
+#[test]
+fn deeply_nested_input_is_refused_before_parsing() {
+    // 100,000 levels in 200 KB: the YAML parser alone would take tens of seconds to refuse it.
+    let text = format!("spec: {}", "{a: [".repeat(50_000));
+    let out = render_text(&text);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("<stdin>: line 1 column 257: YAML nested more than 100 levels deep"),
+        "{err}"
+    );
+    assert!(err.contains("refuses such input before parsing"), "{err}");
+}
+
+#[test]
+fn output_starts_with_what_differs_from_what_the_operator_applies() {
+    let out = run(&["render", "examples/full.yaml"], None);
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    let note: String = yaml
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for what in [
+        "Apply the StatelessService itself",
+        "generated keys",
+        "stateless.dev/config-hash",
+        "ownerReferences",
+        "stateless.dev/desired-hash",
+    ] {
+        assert!(note.contains(what), "{what} missing from the note:\n{note}");
+    }
+    assert!(
+        yaml[note.len()..].starts_with("---\napiVersion: v1\n"),
+        "{yaml}"
     );
 }
 

@@ -2,5 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
-pub mod fake_api;
 pub mod operator;
+
+/// The fake API server, a crate of its own (`tests/fake-api`) so that it is built once.
+pub use fake_api;

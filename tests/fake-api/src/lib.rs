@@ -532,6 +532,32 @@ impl FakeApi {
         }
     }
 
+    /// The Deployment controller (switched on) rolls out as a real one does, one pod at a time:
+    /// on a new generation it first reports no pod ready, then every `step` one more pod ready
+    /// and available, until the rollout is complete. Each step is a status write the operator
+    /// sees. Must be called inside a Tokio runtime; the ticker stops with the fake.
+    pub fn simulate_staged_rollouts(&self, step: Duration) {
+        {
+            let mut st = self.state();
+            st.sim_deployments = true;
+            st.sim_staged = true;
+        }
+        let inner = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(step).await;
+                let Some(inner) = inner.upgrade() else { return };
+                let Ok(mut st) = inner.state.lock() else {
+                    return;
+                };
+                if st.shut_down {
+                    return;
+                }
+                st.advance_rollouts();
+            }
+        });
+    }
+
     /// PV controller: new PVCs get `status.phase: Bound`.
     pub fn simulate_pvc_binding(&self, on: bool) {
         let mut st = self.state();

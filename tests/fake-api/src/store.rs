@@ -278,6 +278,9 @@ pub(crate) struct State {
     pub rng: Rng,
     pub fault_rng: Rng,
     pub sim_deployments: bool,
+    /// With the Deployment controller simulated: roll out one step per tick of the rollout
+    /// ticker (see `FakeApi::simulate_staged_rollouts`) instead of all at once.
+    pub sim_staged: bool,
     pub sim_pvcs: bool,
     pub requests: Vec<RequestRecord>,
     pub faults: Vec<FaultRule>,
@@ -365,6 +368,7 @@ impl State {
             rng: Rng::new(0x5eed),
             fault_rng: Rng::new(0xfa17),
             sim_deployments: false,
+            sim_staged: false,
             sim_pvcs: false,
             requests: Vec::new(),
             faults: Vec::new(),
@@ -1117,30 +1121,87 @@ impl State {
             .pointer("/spec/replicas")
             .and_then(Value::as_i64)
             .unwrap_or(1);
+        // Staged: first the new generation observed with no pod ready yet, as the real
+        // controller reports it; `advance_rollouts` makes one more pod ready per tick.
+        let ready = if self.sim_staged { 0 } else { replicas };
+        self.write_deployment_status(k, key, generation, replicas, ready);
+    }
+
+    /// One step of every staged rollout in progress: one more pod ready and available.
+    pub fn advance_rollouts(&mut self) {
+        let Some(k) = self.kind("apps", "deployments") else {
+            return;
+        };
+        let behind: Vec<(Key, Value, i64, i64)> = self
+            .list(&k, None, None, None)
+            .into_iter()
+            .filter_map(|(key, o)| {
+                let generation = o.pointer("/status/observedGeneration")?.clone();
+                let replicas = o
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1);
+                let ready = o
+                    .pointer("/status/readyReplicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                (ready < replicas).then_some((key, generation, replicas, ready))
+            })
+            .collect();
+        for (key, generation, replicas, ready) in behind {
+            self.write_deployment_status(&k, &key, generation, replicas, ready + 1);
+        }
+    }
+
+    /// Writes a Deployment status as kube-controller-manager does: `ready` of `replicas` pods
+    /// ready and available (a finished rollout when they are equal).
+    fn write_deployment_status(
+        &mut self,
+        k: &KindInfo,
+        key: &Key,
+        generation: Value,
+        replicas: i64,
+        ready: i64,
+    ) {
         let name = key.3.clone();
         let t = now();
         let ctx = WriteCtx::new(CONTROLLER_MANAGER).status();
+        let done = ready >= replicas;
         self.internal_update(k, key, &ctx, move |o| {
+            let (available, progressing) = if done {
+                (
+                    json!({"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
+                        "message": "Deployment has minimum availability.",
+                        "lastUpdateTime": t, "lastTransitionTime": t}),
+                    json!({"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                        "message": format!("ReplicaSet \"{name}\" has successfully progressed."),
+                        "lastUpdateTime": t, "lastTransitionTime": t}),
+                )
+            } else {
+                (
+                    json!({"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable",
+                        "message": "Deployment does not have minimum availability.",
+                        "lastUpdateTime": t, "lastTransitionTime": t}),
+                    json!({"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+                        "message": format!("ReplicaSet \"{name}\" is progressing."),
+                        "lastUpdateTime": t, "lastTransitionTime": t}),
+                )
+            };
             let mut st = json!({
                 "observedGeneration": generation,
-                "conditions": [
-                    {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
-                     "message": "Deployment has minimum availability.",
-                     "lastUpdateTime": t, "lastTransitionTime": t},
-                    {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
-                     "message": format!("ReplicaSet \"{name}\" has successfully progressed."),
-                     "lastUpdateTime": t, "lastTransitionTime": t},
-                ],
+                "conditions": [available, progressing],
             });
             // Zero counts are omitted, as the Go types' omitempty does.
-            if replicas > 0 {
-                for f in [
-                    "replicas",
-                    "updatedReplicas",
-                    "readyReplicas",
-                    "availableReplicas",
-                ] {
-                    st[f] = json!(replicas);
+            let counts = [
+                ("replicas", replicas),
+                ("updatedReplicas", replicas),
+                ("readyReplicas", ready),
+                ("availableReplicas", ready),
+                ("unavailableReplicas", replicas - ready),
+            ];
+            for (field, n) in counts {
+                if n > 0 {
+                    st[field] = json!(n);
                 }
             }
             o["status"] = st;
