@@ -11,7 +11,6 @@ use serde_json::{Map, Value};
 use super::ChangeKind;
 use super::ImportError;
 use super::convert::{Ctx, is_empty, short};
-use crate::build;
 use crate::crd::{self, ConfigSpec, ContainerPort, PodSecurity, Protocol, SecretSpec};
 use crate::validate;
 
@@ -39,11 +38,11 @@ pub(super) fn container_fields(
         let at = format!("{path}.{key}");
         match key.as_str() {
             "name" => {
-                if c.name != build::CONTAINER_NAME {
+                if c.name != crate::children::deployment::CONTAINER_NAME {
                     ctx.change(
                         ChangeKind::Changed,
                         at,
-                        format!("the container `{}` is named `{}`", c.name, build::CONTAINER_NAME),
+                        format!("the container `{}` is named `{}`", c.name, crate::children::deployment::CONTAINER_NAME),
                     );
                 }
             }
@@ -152,7 +151,7 @@ fn env(ctx: &mut Ctx<'_>, c: &Container, path: &str) {
                     ctx.change(
                         ChangeKind::Dropped,
                         at,
-                        format!("env `{name}` (Secret `{}` key `{}`) dropped: a StatelessService reads secrets from its own Secret `{}` only; copy the value there under the key `{name}` (secret.env is set, so it becomes ${name})", r.name, r.key, build::names::secret(&ctx.service)),
+                        format!("env `{name}` (Secret `{}` key `{}`) dropped: a StatelessService reads secrets from its own Secret `{}` only; copy the value there under the key `{name}` (secret.env is set, so it becomes ${name})", r.name, r.key, crate::children::secret::name(&ctx.service)),
                     );
                     continue;
                 } else {
@@ -221,7 +220,7 @@ fn env_from(ctx: &mut Ctx<'_>, c: &Container, path: &str) {
                     ctx.change(
                         ChangeKind::Changed,
                         at,
-                        format!("the keys of ConfigMap `{}` are in config.data (the ConfigMap `{}`), exposed as variables by config.env{}", r.name, build::names::config_map(&ctx.service), if clashes.is_empty() { String::new() } else { format!("; keys {} clash with other config and were left out", clashes.join(", ")) }),
+                        format!("the keys of ConfigMap `{}` are in config.data (the ConfigMap `{}`), exposed as variables by config.env{}", r.name, crate::children::config_map::name(&ctx.service), if clashes.is_empty() { String::new() } else { format!("; keys {} clash with other config and were left out", clashes.join(", ")) }),
                     );
                 }
                 None => ctx.change(
@@ -235,7 +234,7 @@ fn env_from(ctx: &mut Ctx<'_>, c: &Container, path: &str) {
             ctx.change(
                 ChangeKind::Dropped,
                 at,
-                format!("variables from Secret `{}` dropped: copy its keys into the Secret `{}` (secret.env is set, so they become variables)", r.name, build::names::secret(&ctx.service)),
+                format!("variables from Secret `{}` dropped: copy its keys into the Secret `{}` (secret.env is set, so they become variables)", r.name, crate::children::secret::name(&ctx.service)),
             );
         }
     }

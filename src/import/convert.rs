@@ -324,7 +324,7 @@ fn main_container(pod: &Map<String, Value>, template: &Map<String, Value>, servi
         .and_then(named)
         .or_else(|| named(service))
         .or_else(|| app_label.and_then(named))
-        .or_else(|| named(build::CONTAINER_NAME))
+        .or_else(|| named(crate::children::deployment::CONTAINER_NAME))
         .unwrap_or(0)
 }
 

@@ -14,7 +14,6 @@ use serde_json::{Map, Value};
 use super::ChangeKind;
 use super::ImportError;
 use super::convert::Ctx;
-use crate::build;
 use crate::crd::{
     AccessMode, ConfigSpec, ReclaimPolicy, ScratchMedium, ScratchSpec, SecretSpec, StorageSpec,
     default_scratch_size,
@@ -54,7 +53,7 @@ fn unusable(ctx: &Ctx<'_>, path: &str) -> Option<String> {
     if !normal || path == "/" {
         return Some(format!("{path} is not an absolute, normalised directory"));
     }
-    if path == build::SCRATCH_PATH || path.starts_with("/tmp/") {
+    if path == crate::children::deployment::SCRATCH_PATH || path.starts_with("/tmp/") {
         return Some(format!("{path} is inside /tmp, the scratch directory"));
     }
     let taken = [
@@ -106,7 +105,7 @@ pub(super) fn map(
     for (i, m) in c.volume_mounts.iter().flatten().enumerate() {
         let at = format!("{main_path}.volumeMounts[{i}]");
         let path = normalise(&m.mount_path);
-        had_tmp |= path == build::SCRATCH_PATH;
+        had_tmp |= path == crate::children::deployment::SCRATCH_PATH;
         used.insert(m.name.clone());
         for (field, set) in [
             (
@@ -202,7 +201,7 @@ fn volume(ctx: &mut Ctx<'_>, v: &Volume, vpath: &str, m: &VolumeMount, path: &st
                 cm.name
             )
         };
-        let child = build::names::config_map(&ctx.service);
+        let child = crate::children::config_map::name(&ctx.service);
         same_name(ctx, "ConfigMap", &cm.name, &child, vpath);
         if let Some(file) = sub_path {
             ctx.change(ChangeKind::Inexpressible, format!("{vpath}.configMap"), format!("the file `{file}` of ConfigMap `{}` mounted alone (subPath) at {path} cannot be expressed: the config is mounted as one directory, so set config.mountPath to a directory the application reads; {known}", cm.name));
@@ -216,7 +215,7 @@ fn volume(ctx: &mut Ctx<'_>, v: &Volume, vpath: &str, m: &VolumeMount, path: &st
         match unusable(ctx, path) {
             None if !taken => {
                 ctx.spec.config.get_or_insert_with(ConfigSpec::default).mount_path = Some(path.to_string());
-                ctx.change(ChangeKind::Changed, format!("{vpath}.configMap"), format!("ConfigMap `{}` at {path} becomes the ConfigMap `{}` at config.mountPath: {known}", cm.name, build::names::config_map(&ctx.service)));
+                ctx.change(ChangeKind::Changed, format!("{vpath}.configMap"), format!("ConfigMap `{}` at {path} becomes the ConfigMap `{}` at config.mountPath: {known}", cm.name, crate::children::config_map::name(&ctx.service)));
                 if cm.items.as_ref().is_some_and(|items| !items.is_empty()) {
                     ctx.change(ChangeKind::Changed, format!("{vpath}.configMap.items"), "items dropped: every config key is a file named after the key");
                 }
@@ -234,7 +233,7 @@ fn volume(ctx: &mut Ctx<'_>, v: &Volume, vpath: &str, m: &VolumeMount, path: &st
             .get(&source)
             .map(|k| format!(" ({})", k.join(", ")))
             .unwrap_or_default();
-        let target = build::names::secret(&ctx.service);
+        let target = crate::children::secret::name(&ctx.service);
         same_name(ctx, "Secret", &source, &target, vpath);
         if let Some(file) = sub_path {
             ctx.change(ChangeKind::Inexpressible, format!("{vpath}.secret"), format!("the file `{file}` of Secret `{source}` mounted alone (subPath) at {path} cannot be expressed: copy the keys of `{source}`{keys} into the Secret `{target}` and set secret.mountPath to a directory the application reads"));
@@ -262,7 +261,7 @@ fn volume(ctx: &mut Ctx<'_>, v: &Volume, vpath: &str, m: &VolumeMount, path: &st
             ctx,
             "PersistentVolumeClaim",
             &pvc.claim_name,
-            &build::names::claim(&ctx.service),
+            &crate::children::claim::name(&ctx.service),
             vpath,
         );
         match known {
@@ -285,7 +284,7 @@ fn empty_dir(
     path: &str,
     sub_path: Option<&str>,
 ) {
-    if path == build::SCRATCH_PATH && ctx.spec.scratch.is_none() {
+    if path == crate::children::deployment::SCRATCH_PATH && ctx.spec.scratch.is_none() {
         let medium = if dir.medium.as_deref() == Some("Memory") {
             ScratchMedium::Memory
         } else {
@@ -402,7 +401,7 @@ fn storage(
         mode = AccessMode::ReadWriteMany;
     }
     set_storage(ctx, size, spec.storage_class_name.clone(), mode, path);
-    ctx.change(ChangeKind::Changed, at.to_string(), format!("{what} at {path} becomes the claim `{}`, a new and empty claim (reclaimPolicy Retain): copy the data of {what} into it before you switch", build::names::claim(&ctx.service)));
+    ctx.change(ChangeKind::Changed, at.to_string(), format!("{what} at {path} becomes the claim `{}`, a new and empty claim (reclaimPolicy Retain): copy the data of {what} into it before you switch", crate::children::claim::name(&ctx.service)));
     if m.read_only == Some(true) {
         ctx.change(
             ChangeKind::Changed,
@@ -466,5 +465,5 @@ fn claim_template(ctx: &mut Ctx<'_>, t: &PersistentVolumeClaim, at: &str, path: 
     };
     let mode = access_mode(&spec.access_modes.clone().unwrap_or_default());
     set_storage(ctx, size, spec.storage_class_name.clone(), mode, path);
-    ctx.change(ChangeKind::Changed, at, format!("the one pod's claim from volumeClaimTemplate `{name}` becomes the claim `{}`, a new and empty claim: copy the data of the pod's claim into it before you switch", build::names::claim(&ctx.service)));
+    ctx.change(ChangeKind::Changed, at, format!("the one pod's claim from volumeClaimTemplate `{name}` becomes the claim `{}`, a new and empty claim: copy the data of the pod's claim into it before you switch", crate::children::claim::name(&ctx.service)));
 }
