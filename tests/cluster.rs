@@ -1249,8 +1249,9 @@ async fn cluster_scale() {
 }
 
 /// `audit` against a real API server: a few workloads in the test namespace, audited through
-/// paged lists of that namespace only. The findings are those the same objects get from files
-/// (the API server's defaults and admission change none of them).
+/// paged lists of that namespace only (two objects per page): every workload, none of the
+/// ReplicaSets its Deployments create, and the rules each must raise (a clean Deployment with a
+/// disruption budget raises none).
 #[tokio::test]
 #[ignore = "needs a cluster: set KUBECONFIG"]
 async fn cluster_audit_of_a_namespace() {
@@ -1355,9 +1356,17 @@ async fn cluster_audit_of_a_namespace() {
                 )
             });
     }
-    // Let the Deployment controller create ReplicaSets and pods: they are not audited on
-    // their own (their controller is).
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Wait for the Deployment controller's ReplicaSets: they are listed too, and must not be
+    // audited on their own (their controller is).
+    let replica_sets: kube::Api<k8s_openapi::api::apps::v1::ReplicaSet> =
+        kube::Api::namespaced(env.client.clone(), &ns);
+    env.eventually("both Deployments have a ReplicaSet", 60, async || {
+        replica_sets
+            .list(&Default::default())
+            .await
+            .is_ok_and(|l| l.items.len() >= 2)
+    })
+    .await;
     let scope = live::Scope {
         namespace: Some(ns.clone()),
         selector: None,

@@ -678,3 +678,36 @@ fn the_binary_exits_2_with_a_clear_error() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn a_literal_secret_in_env_is_not_copied_into_the_spec() {
+    let all = import_file("wordpress.yaml");
+    let wp = all
+        .iter()
+        .find(|i| i.service.metadata.name.as_deref() == Some("wordpress"))
+        .expect("wordpress imported");
+    let yaml = import::to_yaml(wp, true).unwrap();
+    assert!(
+        !yaml.contains("Sup3rS3cret!"),
+        "secret value in the output:\n{yaml}"
+    );
+    let env = wp.service.spec.env.as_deref().unwrap_or_default();
+    assert!(
+        env.iter().all(|v| v.name != "WORDPRESS_DB_PASSWORD"),
+        "{env:?}"
+    );
+    assert!(
+        env.iter().any(|v| v.name == "WORDPRESS_DB_USER"),
+        "other env kept: {env:?}"
+    );
+    assert!(
+        wp.service.spec.secret.as_ref().is_some_and(|s| s.env),
+        "secret.env set"
+    );
+    let changes = change_text(wp);
+    assert!(
+        changes.contains("WORDPRESS_DB_PASSWORD") && changes.contains("literal secret value"),
+        "{changes}"
+    );
+    assert!(!changes.contains("Sup3rS3cret!"), "{changes}");
+}

@@ -283,7 +283,7 @@ pub fn looks_like_secret(name: &str) -> bool {
 
 /// Values that cannot be a credential: empty, a reference to another variable (`$(VAR)`), a
 /// boolean, or an absolute file path.
-fn harmless_value(value: &str) -> bool {
+pub(crate) fn harmless_value(value: &str) -> bool {
     let v = value.trim();
     v.is_empty()
         || (v.starts_with("$(") && v.ends_with(')') && !v[2..].contains("$("))

@@ -86,7 +86,7 @@ pub enum AuditError {
 fn list_hint(what: &str, error: &crate::error::Error) -> String {
     match error.status_code() {
         Some(403) => format!(
-            " (the audit needs `list` on {what}; see the ClusterRole in docs/audit-import.md)"
+            " (the audit needs `list` on {what}; see the ClusterRole in the README section `Auditing a cluster and importing workloads`)"
         ),
         Some(410) => {
             " (the list changed too much while it was read page by page; run the audit again)"

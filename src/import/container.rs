@@ -120,6 +120,22 @@ fn env(ctx: &mut Ctx<'_>, c: &Container, path: &str) {
             value_from,
         } = var;
         let value = match value_from {
+            // A literal that looks like a secret is not copied into the spec (which lands in
+            // Git and is readable by anyone who may read StatelessServices): it belongs in the
+            // service's own Secret, like a secretKeyRef.
+            None if value.as_deref().is_some_and(|v| {
+                crate::audit::check::looks_like_secret(name)
+                    && !crate::audit::check::harmless_value(v)
+            }) =>
+            {
+                ctx.change(
+                    ChangeKind::Dropped,
+                    at.clone(),
+                    format!("env `{name}` holds a literal secret value (not shown), left out of spec.env: put it in the Secret `{}` under the key `{name}` (secret.env is set, so it becomes ${name})", crate::children::secret::name(&ctx.service)),
+                );
+                secret_env = true;
+                continue;
+            }
             None => value.clone(),
             Some(from) => {
                 if let Some(r) = &from.config_map_key_ref {
