@@ -7,6 +7,7 @@
 //! [`observe`] -> [`planning`] (pure) -> [`apply`] (the one writer) -> [`status`].
 
 pub mod apply;
+pub mod audit;
 pub mod build;
 pub mod cache;
 pub mod children;
@@ -14,6 +15,7 @@ pub mod controller;
 pub mod crd;
 pub mod diff;
 pub mod error;
+pub mod import;
 pub mod leader;
 pub mod metrics;
 pub mod observe;

@@ -38,6 +38,74 @@ enum Command {
         /// A YAML file with one or more StatelessServices, or `-` for standard input.
         file: PathBuf,
     },
+    /// Find what breaks statelessness in the live cluster or in manifest files: every
+    /// workload's findings with rule id, severity, field path and fix. Read-only.
+    /// Exit status: 0 nothing at or above --fail-on, 1 something, 2 error.
+    Audit(AuditArgs),
+    /// Print a StatelessService that reproduces a Deployment or StatefulSet as closely as the
+    /// contract allows, and (on stderr, or as comments with --annotate) everything that had to
+    /// change. Reads only. Exit status: 0 imported, 2 error.
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ImportArgs {
+    /// `deploy/NAME` or `sts/NAME` to read from the cluster, or a manifest file (`-` for
+    /// standard input) whose Deployments and StatefulSets are imported; ConfigMaps, claims and
+    /// Secrets (key names only) in the same file are used too.
+    target: String,
+    /// Namespace of the workload (cluster: default the kubeconfig context's; file: only this
+    /// namespace, and the namespace of objects that name none).
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+    /// Name of the StatelessService (default: the workload's name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Print the changes as YAML comments above each StatelessService instead of on stderr.
+    #[arg(long)]
+    annotate: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct AuditArgs {
+    /// Manifest files (multi-document YAML or JSON, any kinds; `-` for standard input).
+    /// Without files the live cluster is audited.
+    files: Vec<PathBuf>,
+    /// Cluster: audit this namespace (default: the kubeconfig context's). Files: audit only
+    /// this namespace; objects that name none count as in it.
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+    /// Cluster: audit every namespace.
+    #[arg(short = 'A', long, conflicts_with = "namespace")]
+    all_namespaces: bool,
+    /// Only workloads whose labels match, e.g. `app.kubernetes.io/part-of=shop,tier!=db`.
+    #[arg(short = 'l', long)]
+    selector: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = AuditOutput::Table)]
+    output: AuditOutput,
+    /// Exit with status 1 when a finding is at or above this severity: critical, high,
+    /// medium, low, info, or none (never).
+    #[arg(long, default_value = "high", value_parser = parse_fail_on)]
+    fail_on: FailOn,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum AuditOutput {
+    /// Grouped by namespace, worst first, with a legend of fixes and a summary line.
+    Table,
+    /// One JSON document.
+    Json,
+    /// SARIF 2.1.0, for code-scanning UIs.
+    Sarif,
+}
+
+/// `--fail-on`: a severity, or `None` for never.
+#[derive(Clone, Copy, Debug)]
+struct FailOn(Option<stateless_operator::audit::Severity>);
+
+fn parse_fail_on(text: &str) -> Result<FailOn, String> {
+    stateless_operator::audit::parse_fail_on(text).map(FailOn)
 }
 
 #[derive(clap::Args, Debug)]
@@ -214,6 +282,8 @@ fn main() -> ExitCode {
         Command::Render { file } => render_command(&file),
         Command::Run(args) => run_command(args),
         Command::Diff { file } => diff_command(&file),
+        Command::Audit(args) => audit_command(args),
+        Command::Import(args) => import_command(args),
     }
 }
 
@@ -311,4 +381,162 @@ fn render_command(file: &PathBuf) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn audit_command(args: AuditArgs) -> ExitCode {
+    use stateless_operator::audit::{self, AuditError, Filter, Format, live};
+    let selector = match args
+        .selector
+        .as_deref()
+        .map(audit::selector::Selector::parse)
+        .transpose()
+    {
+        Ok(selector) => selector,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = if args.files.is_empty() {
+        audit_cluster(
+            live::Scope {
+                namespace: args.namespace.clone(),
+                selector: args.selector.clone(),
+                page_size: 0,
+            },
+            args.all_namespaces,
+        )
+    } else {
+        let filter = Filter {
+            default_namespace: args.namespace.clone(),
+            namespace: args.namespace.clone(),
+            selector,
+        };
+        audit::read_sources(&args.files).and_then(|sources| audit::audit_files(&sources, &filter))
+    };
+    let format = match args.output {
+        AuditOutput::Table => Format::Table,
+        AuditOutput::Json => Format::Json,
+        AuditOutput::Sarif => Format::Sarif,
+    };
+    match result.and_then(|report| {
+        audit::format(&report, format, args.fail_on.0).map(|text| (report, text))
+    }) {
+        Ok((report, text)) => {
+            print!("{text}");
+            if report.fails(args.fail_on.0) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e @ AuditError::List { .. }) if reaching_the_server_failed(e.category()) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            let hint = runtime
+                .map(|rt| rt.block_on(api_server_hint()))
+                .unwrap_or_default();
+            eprintln!("error: {e}{hint}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The live audit: the usual kube config resolution, then paged lists of `scope` (every
+/// namespace with `all`, else the given one or the context's).
+fn audit_cluster(
+    mut scope: stateless_operator::audit::live::Scope,
+    all: bool,
+) -> Result<stateless_operator::audit::Report, stateless_operator::audit::AuditError> {
+    use stateless_operator::audit::{AuditError, live};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AuditError::Connect(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let client = kube::Client::try_default()
+            .await
+            .map_err(|e| AuditError::Connect(e.to_string()))?;
+        if all {
+            scope.namespace = None;
+        } else if scope.namespace.is_none() {
+            scope.namespace = Some(client.default_namespace().to_string());
+        }
+        live::audit_cluster(&client, &scope).await
+    })
+}
+
+fn import_command(args: ImportArgs) -> ExitCode {
+    use stateless_operator::import::{self, ImportError, Options};
+    let options = Options {
+        name: args.name.clone(),
+        namespace: args.namespace.clone(),
+    };
+    let path = PathBuf::from(&args.target);
+    let result = match import::parse_target(&args.target) {
+        // An existing file wins over the `kind/name` reading of the same text.
+        Some((kind, name)) if !path.is_file() => import_live(kind, &name, &options),
+        _ if args.target == "-" || path.is_file() => {
+            stateless_operator::audit::read_sources(&[path])
+                .map_err(ImportError::from)
+                .and_then(|sources| import::import_files(&sources, &options))
+        }
+        _ => Err(ImportError::Target(args.target.clone())),
+    };
+    let imported = match result {
+        Ok(imported) => imported,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut out = String::new();
+    for one in &imported {
+        match import::to_yaml(one, args.annotate) {
+            Ok(yaml) => {
+                out.push_str("---\n");
+                out.push_str(&yaml);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    print!("{out}");
+    if !args.annotate {
+        for one in &imported {
+            eprint!("{}", import::changes_text(one));
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `import deploy/NAME`: one workload and what it references, read from the cluster.
+fn import_live(
+    kind: stateless_operator::import::WorkloadKind,
+    name: &str,
+    options: &stateless_operator::import::Options,
+) -> Result<Vec<stateless_operator::import::Imported>, stateless_operator::import::ImportError> {
+    use stateless_operator::import::{ImportError, convert, live};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ImportError::Connect(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let client = kube::Client::try_default()
+            .await
+            .map_err(|e| ImportError::Connect(e.to_string()))?;
+        let namespace = options
+            .namespace
+            .clone()
+            .unwrap_or_else(|| client.default_namespace().to_string());
+        let (workload, refs) = live::read(&client, kind, &namespace, name).await?;
+        Ok(vec![convert::convert(&workload, &refs, options)?])
+    })
 }

@@ -1247,3 +1247,175 @@ async fn cluster_scale() {
     );
     op.stop().await;
 }
+
+/// `audit` against a real API server: a few workloads in the test namespace, audited through
+/// paged lists of that namespace only (two objects per page): every workload, none of the
+/// ReplicaSets its Deployments create, and the rules each must raise (a clean Deployment with a
+/// disruption budget raises none).
+#[tokio::test]
+#[ignore = "needs a cluster: set KUBECONFIG"]
+async fn cluster_audit_of_a_namespace() {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use k8s_openapi::api::core::v1::Pod;
+    use stateless_operator::audit::live;
+
+    let env = Env::setup("cluster_audit_of_a_namespace").await;
+    let ns = env.ns.clone();
+    let pp = PostParams {
+        field_manager: Some(USER.to_string()),
+        ..PostParams::default()
+    };
+    let pod = |name: &str, mounts: Value| {
+        json!({
+            "metadata": {"labels": {"app": name}},
+            "spec": {
+                "automountServiceAccountToken": false,
+                "securityContext": {"runAsNonRoot": true, "runAsUser": PAUSE_UID, "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [{
+                    "name": "app", "image": PAUSE_IMAGE,
+                    "securityContext": {"readOnlyRootFilesystem": true, "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}},
+                    "volumeMounts": mounts,
+                }],
+            },
+        })
+    };
+    let mut shared_template = pod(
+        "shared-claim",
+        json!([{"name": "data", "mountPath": "/data"}]),
+    );
+    shared_template["spec"]["volumes"] =
+        json!([{"name": "data", "persistentVolumeClaim": {"claimName": "shared"}}]);
+    let objects = [
+        (
+            ar::<PersistentVolumeClaim>(),
+            json!({
+                "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": "shared", "namespace": ns},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+            }),
+        ),
+        (
+            ar::<Deployment>(),
+            json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "shared-claim", "namespace": ns},
+                "spec": {
+                    "replicas": 2,
+                    "selector": {"matchLabels": {"app": "shared-claim"}},
+                    "template": shared_template,
+                },
+            }),
+        ),
+        (
+            ar::<Deployment>(),
+            json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "clean", "namespace": ns},
+                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "clean"}}, "template": pod("clean", json!([]))},
+            }),
+        ),
+        (
+            ar::<PodDisruptionBudget>(),
+            json!({
+                "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                "metadata": {"name": "clean", "namespace": ns},
+                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "clean"}}},
+            }),
+        ),
+        (
+            ar::<StatefulSet>(),
+            json!({
+                "apiVersion": "apps/v1", "kind": "StatefulSet",
+                "metadata": {"name": "db", "namespace": ns},
+                "spec": {
+                    "serviceName": "db", "replicas": 1,
+                    "selector": {"matchLabels": {"app": "db"}},
+                    "template": pod("db", json!([{"name": "state", "mountPath": "/state"}])),
+                    "volumeClaimTemplates": [{"metadata": {"name": "state"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}],
+                },
+            }),
+        ),
+        (
+            ar::<Pod>(),
+            json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "debug", "namespace": ns},
+                "spec": {"containers": [{"name": "sh", "image": PAUSE_IMAGE}]},
+            }),
+        ),
+    ];
+    for (resource, object) in objects {
+        let object: DynamicObject = serde_json::from_value(object).expect("object");
+        env.api(&resource)
+            .create(&pp, &object)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "create {}: {e}",
+                    object.metadata.name.as_deref().unwrap_or("")
+                )
+            });
+    }
+    // Wait for the Deployment controller's ReplicaSets: they are listed too, and must not be
+    // audited on their own (their controller is).
+    let replica_sets: kube::Api<k8s_openapi::api::apps::v1::ReplicaSet> =
+        kube::Api::namespaced(env.client.clone(), &ns);
+    env.eventually("both Deployments have a ReplicaSet", 60, async || {
+        replica_sets
+            .list(&Default::default())
+            .await
+            .is_ok_and(|l| l.items.len() >= 2)
+    })
+    .await;
+    let scope = live::Scope {
+        namespace: Some(ns.clone()),
+        selector: None,
+        page_size: 2,
+    };
+    let report = live::audit_cluster(&env.client, &scope)
+        .await
+        .expect("audit of the test namespace");
+    let by_name: std::collections::BTreeMap<String, Vec<&str>> = report
+        .workloads
+        .iter()
+        .map(|w| {
+            assert_eq!(w.namespace, ns);
+            (
+                format!("{}/{}", w.kind.as_str(), w.name),
+                w.findings.iter().map(|f| f.rule.id).collect(),
+            )
+        })
+        .collect();
+    eprintln!(
+        "{}",
+        stateless_operator::audit::output::table(&report, None)
+    );
+    assert_eq!(
+        by_name.keys().cloned().collect::<Vec<_>>(),
+        vec![
+            "Deployment/clean",
+            "Deployment/shared-claim",
+            "Pod/debug",
+            "StatefulSet/db"
+        ],
+        "the workloads of the namespace, not their ReplicaSets and pods"
+    );
+    assert!(
+        by_name["Deployment/clean"].is_empty(),
+        "{:?}",
+        by_name["Deployment/clean"]
+    );
+    assert!(by_name["Deployment/shared-claim"].contains(&"single-writer-claim-replicas"));
+    assert!(by_name["StatefulSet/db"].contains(&"per-pod-claims"));
+    for rule in [
+        "bare-pod",
+        "writable-root-filesystem",
+        "service-account-token",
+    ] {
+        assert!(
+            by_name["Pod/debug"].contains(&rule),
+            "{rule}: {:?}",
+            by_name["Pod/debug"]
+        );
+    }
+}
