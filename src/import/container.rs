@@ -339,6 +339,7 @@ fn ports(ctx: &mut Ctx<'_>, c: &Container, path: &str) -> BTreeMap<String, Strin
         out.push(ContainerPort {
             name,
             container_port: p.container_port,
+            service_port: None,
             protocol,
         });
     }
