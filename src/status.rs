@@ -288,9 +288,9 @@ pub const PROGRESS_QUIET: std::time::Duration = std::time::Duration::from_secs(3
 /// Whether `new` must be written over `previous` (the status on the server).
 ///
 /// Everything a kstatus reader decides on is written at once: `observedGeneration`, each
-/// condition's status, reason and `observedGeneration`, storage and the config hash. Progress
-/// detail alone (replica counts, the summary, and the message of a condition whose status and
-/// reason stay the same) is not, during the first [`PROGRESS_QUIET`] of a rollout: a new
+/// condition's status, reason and `observedGeneration`, the claim's name, a lost claim and the
+/// config hash. Progress detail alone (replica counts, the summary, the claim binding, and the
+/// message of a condition whose status and reason stay the same) is not, during the first [`PROGRESS_QUIET`] of a rollout: a new
 /// service or a spec change then costs two status writes (the new generation observed, then
 /// Ready) however many steps the Deployment controller reports, and the counts are exact again
 /// with the write that says Ready. A longer rollout reports its progress as it goes.
@@ -329,6 +329,13 @@ fn decisive(status: &StatelessServiceStatus) -> StatelessServiceStatus {
     s.replica_summary = None;
     for c in &mut s.conditions {
         c.message.clear();
+    }
+    // A claim going from Pending to Bound is a step of the rollout like a pod becoming ready; a
+    // lost claim is a decision (it also sets Stalled).
+    if let Some(storage) = &mut s.storage
+        && storage.phase.as_deref() != Some("Lost")
+    {
+        storage.phase = None;
     }
     s
 }
@@ -419,6 +426,19 @@ mod tests {
         let mut hashed = step.clone();
         hashed.config_hash = Some("hmac-sha256-x".into());
         assert!(worth_writing(Some(&first), &hashed, &time(1001)));
+        // The claim binding is a step; the claim lost is a decision.
+        let claim = |phase: &str| StorageStatus {
+            claim_name: "web-data".into(),
+            phase: Some(phase.into()),
+        };
+        let mut pending = first.clone();
+        pending.storage = Some(claim("Pending"));
+        let mut bound = pending.clone();
+        bound.storage = Some(claim("Bound"));
+        assert!(!worth_writing(Some(&pending), &bound, &time(1005)));
+        let mut lost = pending.clone();
+        lost.storage = Some(claim("Lost"));
+        assert!(worth_writing(Some(&pending), &lost, &time(1005)));
         // Counts that change under a converged service are written.
         let mut converged = rolling(3, "3 of 3", 1000);
         converged.conditions[1].status = "False".into();

@@ -155,3 +155,35 @@ async fn repeated_reconciles_add_no_events() {
     );
     op.stop().await.expect("clean stop");
 }
+
+#[tokio::test]
+async fn a_claim_binding_during_the_rollout_costs_no_extra_status_write() {
+    let fake = cluster();
+    // The claim stays Pending until the first status is written, then binds, as a real
+    // provisioner does seconds after the claim is created.
+    fake.simulate_pvc_binding(false);
+    fake.simulate_staged_rollouts(Duration::from_millis(150));
+    let op = start(&fake, settings());
+    let mut s = spec(1);
+    s["storage"] = json!({"size": "1Gi", "mountPath": "/data", "accessMode": "ReadWriteOnce"});
+    create(&fake, "db", s);
+    eventually(&fake, "the first status of db", 30, |f| {
+        status_patches(f, "db") >= 1
+    })
+    .await;
+    fake.simulate_pvc_binding(true);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !is_ready(&fake, "db") {
+        assert!(tokio::time::Instant::now() < deadline, "db not Ready");
+        check_truth(&fake, "db");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let db = fake.get(&ssvc(), Some(NS), "db").unwrap();
+    assert_eq!(db.pointer("/status/storage/phase"), Some(&json!("Bound")));
+    let writes = status_patches(&fake, "db");
+    assert!(
+        writes <= 2,
+        "{writes} status writes (first report, then Ready)"
+    );
+    op.stop().await.expect("clean stop");
+}
