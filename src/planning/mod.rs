@@ -14,6 +14,7 @@
 
 mod contract;
 mod drift;
+mod handover;
 
 use std::collections::BTreeMap;
 
@@ -22,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 pub use contract::{Violation, contract_violations, managers_of, removal_patch};
 pub use drift::{Difference, differences, needs_apply};
+pub use handover::{HandOver, hand_over};
 
 use crate::build::{Children, LABEL_MANAGED_BY, LABEL_SERVICE, MANAGER};
 use crate::children::{ChildKind, REGISTRY};
@@ -132,6 +134,14 @@ pub enum Step {
         /// What to remove.
         violations: Vec<Violation>,
     },
+    /// Apply only the Deployment's `spec.replicas` with the hand-over field manager, so that it
+    /// stays owned when the main apply stops sending it (see [`crate::children::autoscaler`]).
+    HandOverReplicas {
+        /// The Deployment's name.
+        name: String,
+        /// The count to keep.
+        replicas: i32,
+    },
     /// Delete a child that is no longer wanted (of a kind deleted when unwanted: the
     /// PodDisruptionBudget).
     Delete {
@@ -147,6 +157,7 @@ impl Step {
     pub fn kind(&self) -> ChildKind {
         match self {
             Step::Apply(d) => d.kind,
+            Step::HandOverReplicas { .. } => ChildKind::Deployment,
             Step::RemoveViolations { kind, .. } | Step::Delete { kind, .. } => *kind,
         }
     }
@@ -182,14 +193,35 @@ pub fn plan(
         return plan;
     }
     let wanted: Vec<ChildKind> = desired.iter().map(|d| d.kind).collect();
+    let initial = handover::initial_replicas(
+        desired
+            .iter()
+            .find(|d| d.kind == ChildKind::Autoscaler)
+            .map(|d| &d.object),
+    );
     for d in desired {
+        let hand_over = (d.kind == ChildKind::Deployment)
+            .then(|| hand_over(&d.object, observed.get(&d.kind), initial))
+            .flatten()
+            .map(|h| {
+                let step = Step::HandOverReplicas {
+                    name: d.name.clone(),
+                    replicas: h.replicas,
+                };
+                (step, h.before_apply)
+            });
         match observed.get(&d.kind) {
-            None => plan.steps.push(Step::Apply(d)),
+            None => {
+                plan.steps.push(Step::Apply(d));
+                plan.steps.extend(hand_over.map(|(step, _)| step));
+            }
             Some(live) => {
                 let kind = d.kind;
                 let violations = kind.entry().violations(&d.object, live);
                 let name = d.name.clone();
                 if needs_apply(kind, &d.object, live) {
+                    plan.steps
+                        .extend(hand_over.filter(|(_, before)| *before).map(|(s, _)| s));
                     plan.steps.push(Step::Apply(d));
                 }
                 if !violations.is_empty() {
@@ -204,21 +236,33 @@ pub fn plan(
     }
     // Children of ours the spec no longer wants go, where their kind says so (a budget with
     // fewer than two replicas would block every drain); others, like data, stay.
+    // A kind that must stop acting first (the autoscaler, before the Deployment takes its
+    // replicas back) is deleted before anything is applied.
+    let mut first = Vec::new();
     for entry in REGISTRY.iter().filter(|e| e.delete_when_unwanted()) {
         let kind = entry.kind();
         if !wanted.contains(&kind)
             && let Some(live) = observed.get(&kind)
             && ownership(&live["metadata"], service, uid) == Ownership::Ours
         {
-            plan.steps.push(Step::Delete {
+            let step = Step::Delete {
                 kind,
                 name: live
                     .pointer("/metadata/name")
                     .and_then(Value::as_str)
                     .unwrap_or(service)
                     .to_string(),
-            });
+            };
+            if entry.delete_before_apply() {
+                first.push(step);
+            } else {
+                plan.steps.push(step);
+            }
         }
+    }
+    if !first.is_empty() {
+        first.append(&mut plan.steps);
+        plan.steps = first;
     }
     plan
 }
