@@ -363,8 +363,24 @@ impl ChildWatch<'_> {
             None => Api::all(self.client.clone()),
         };
         let (reader, writer) = reflector::store();
-        let events =
-            reflector::reflector(writer, watcher(api, self.config.clone()).default_backoff());
+        // A kind whose optional API is not served waits, sending nothing, until it is.
+        let wait = {
+            let served = self.served.clone();
+            async move {
+                if optional {
+                    served.wait_served(kind).await;
+                }
+            }
+        };
+        let config = self.config.clone();
+        let mut start = Some((writer, api));
+        let events = futures::stream::once(wait).flat_map(move |()| match start.take() {
+            Some((writer, api)) => {
+                reflector::reflector(writer, watcher(api, config.clone()).default_backoff())
+                    .left_stream()
+            }
+            None => futures::stream::empty().right_stream(),
+        });
         let services = self.services.clone();
         let sync = self.sync.clone();
         let served = self.served.clone();
@@ -518,8 +534,13 @@ pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Actio
             return finish(&ctx, service, &observed, None, outcome).await;
         }
     };
-    // Kinds whose API is not served are left out (no read, no write) and reported.
-    let missing = ctx.served.missing(&service.spec);
+    // Kinds whose API is not served are left out (no read, no write) and reported; discovery
+    // is asked again (at most once per TTL) while a service wants one.
+    let mut missing = ctx.served.missing(&service.spec);
+    if !missing.is_empty() {
+        ctx.served.recheck(&ctx.client, &missing).await;
+        missing = ctx.served.missing(&service.spec);
+    }
     observed
         .confirm(&ctx.client, &namespace, &name, &service.spec, &missing)
         .await?;
@@ -675,8 +696,10 @@ async fn finish(
         // Foreign objects are not watched (they lack our label): look again later.
         Outcome::NameConflict(_) => Action::requeue(Duration::from_secs(60)),
         Outcome::Rejected(_) => Action::requeue(Duration::from_secs(300)),
-        // The kind's watch triggers every service when its API appears; this is a fallback.
-        Outcome::ApiNotServed(_) => Action::requeue(Duration::from_secs(60)),
+        // Discovery is asked again when the answer is older than its TTL.
+        Outcome::ApiNotServed(_) => {
+            Action::requeue(served::RECHECK_TTL + jittered(Duration::from_secs(1)))
+        }
         Outcome::Paused => Action::requeue(jittered(ctx.settings.resync)),
         Outcome::Applied { .. } if ready => Action::requeue(jittered(ctx.settings.resync)),
         // Deployment and claim status changes arrive through the watches; this is a fallback.

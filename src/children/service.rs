@@ -94,7 +94,6 @@ impl Child for Rules {
 mod tests {
     use serde_json::{Value, json};
 
-    use super::*;
     use crate::build::{self, OsRandom};
     use crate::crd::StatelessService;
     use crate::validate::validate;

@@ -35,10 +35,12 @@
 //! (routing, the service, responses).
 
 mod defaults;
+mod expose_defaults;
 mod faults;
 mod fields;
 mod http;
 mod patch;
+mod scale;
 mod selector;
 mod ssa;
 mod store;
@@ -575,6 +577,95 @@ impl FakeApi {
         }
     }
 
+    /// Serve the Gateway API's HTTPRoute (`gateway.networking.k8s.io/v1`), as installing its
+    /// CRDs does; a fake serves it only after this, so tests can run with and without it.
+    pub fn serve_gateway_api(&self) {
+        self.register(
+            KindInfo::new("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes")
+                .with_status(),
+        );
+    }
+
+    /// HorizontalPodAutoscaler controller: after every write of an autoscaler it keeps the
+    /// target Deployment's replicas within `[minReplicas, maxReplicas]`, writing them through
+    /// the Deployment's scale subresource as `kube-controller-manager` (which takes ownership
+    /// of `spec.replicas`), and reports them in the autoscaler's status.
+    pub fn simulate_autoscalers(&self, on: bool) {
+        self.state().sim_autoscalers = on;
+    }
+
+    /// The autoscaler `ns/name` decides on `desired` pods for its target, as the simulated
+    /// controller does (scale write and status).
+    pub fn autoscale(&self, ns: &str, name: &str, desired: i64) {
+        let mut st = self.state();
+        let Some(hk) = st.kind("autoscaling", "horizontalpodautoscalers") else {
+            return;
+        };
+        let Ok(hpa) = st.get(&hk, Some(ns), name) else {
+            return;
+        };
+        let target = hpa
+            .pointer("/spec/scaleTargetRef/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let current = st
+            .kind("apps", "deployments")
+            .and_then(|dk| st.get(&dk, Some(ns), &target).ok())
+            .and_then(|d| d.pointer("/spec/replicas").and_then(Value::as_i64))
+            .unwrap_or(1);
+        st.autoscale(ns, name, &target, current, desired);
+    }
+
+    /// `GET .../scale` of an object.
+    pub fn get_scale(
+        &self,
+        res: &ResourceRef,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let k = self.kind(res)?;
+        self.state().get_scale(&k, ns, name)
+    }
+
+    /// A write of `replicas` through `.../scale` as `manager` (what `kubectl scale` does).
+    pub fn scale(
+        &self,
+        res: &ResourceRef,
+        ns: Option<&str>,
+        name: &str,
+        replicas: i64,
+        manager: &str,
+    ) -> Result<Value, ApiError> {
+        let k = self.kind(res)?;
+        self.state().update_scale(
+            &k,
+            ns,
+            name,
+            serde_json::json!(replicas),
+            None,
+            &WriteCtx::new(manager),
+        )
+    }
+
+    /// Every version of an object the fake stored that is still in the event history (each
+    /// create and update, oldest first; deletions left out).
+    pub fn versions(&self, res: &ResourceRef, ns: Option<&str>, name: &str) -> Vec<Value> {
+        let st = self.state();
+        st.history
+            .iter()
+            .filter(|e| e.group == res.group && e.plural == res.plural && e.etype != "DELETED")
+            .filter(|e| {
+                e.object.pointer("/metadata/name").and_then(Value::as_str) == Some(name)
+                    && e.object
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        == ns
+            })
+            .map(|e| e.object.clone())
+            .collect()
+    }
+
     // ------------------------------------------------------------ helpers
 
     /// Poll `cond` every 10ms until it holds or `timeout` passes; returns whether it held.
@@ -608,7 +699,17 @@ fn builtin_kinds() -> Vec<KindInfo> {
         KindInfo::new("", "v1", "Pod", "pods").with_status(),
         KindInfo::new("", "v1", "Service", "services").with_status(),
         KindInfo::new("", "v1", "ServiceAccount", "serviceaccounts"),
-        KindInfo::new("apps", "v1", "Deployment", "deployments").with_status(),
+        KindInfo::new("apps", "v1", "Deployment", "deployments")
+            .with_status()
+            .with_scale(".spec.replicas", ".status.replicas", None),
+        KindInfo::new(
+            "autoscaling",
+            "v2",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+        )
+        .with_status(),
+        KindInfo::new("networking.k8s.io", "v1", "Ingress", "ingresses").with_status(),
         KindInfo::new(
             "policy",
             "v1",
