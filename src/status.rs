@@ -668,4 +668,29 @@ mod tests {
             "Stalled stayed False"
         );
     }
+
+    #[test]
+    fn a_missing_api_stalls_naming_it_and_replica_fields_are_reported() {
+        let msg = "gateway.networking.k8s.io/v1 HTTPRoute is not served by this cluster";
+        let mut i = inputs(None, Outcome::ApiNotServed(msg.to_string()));
+        i.reported_desired = 7;
+        let s = compute(&i);
+        let stalled = get(&s, STALLED);
+        assert_eq!(
+            (
+                stalled.status.as_str(),
+                stalled.reason.as_str(),
+                stalled.message.as_str()
+            ),
+            ("True", "ApiNotServed", msg)
+        );
+        assert_eq!(get(&s, READY).status, "False");
+        assert_eq!(get(&s, READY).reason, "ApiNotServed");
+        assert_eq!(get(&s, RECONCILING).status, "False");
+        assert_eq!(s.desired_replicas, Some(7));
+        assert_eq!(
+            s.label_selector.as_deref(),
+            Some("stateless.dev/service=web")
+        );
+    }
 }

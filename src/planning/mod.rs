@@ -386,6 +386,105 @@ pub(crate) mod tests {
         assert!(plan2.steps.is_empty());
     }
 
+    fn owned(kind: ChildKind, object: Value) -> Desired {
+        let mut object = object;
+        object["metadata"]["ownerReferences"] = json!([{"uid": "u1", "controller": true}]);
+        stamp(kind, object)
+    }
+
+    #[test]
+    fn switching_autoscaling_on_hands_replicas_over_before_the_deployment_apply() {
+        use crate::children::autoscaler::{ANNOTATION_REPLICAS_OWNER, AUTOSCALER};
+        let live = owned(
+            ChildKind::Deployment,
+            json!({"metadata": {"name": "web"}, "spec": {"replicas": 3}}),
+        );
+        let desired = owned(
+            ChildKind::Deployment,
+            json!({"metadata": {"name": "web", "annotations": {ANNOTATION_REPLICAS_OWNER: AUTOSCALER}}, "spec": {}}),
+        );
+        let hpa = owned(
+            ChildKind::Autoscaler,
+            json!({"metadata": {"name": "web"}, "spec": {"minReplicas": 2}}),
+        );
+        let observed = BTreeMap::from([(ChildKind::Deployment, live.object)]);
+        let steps = plan(vec![desired.clone(), hpa.clone()], &observed, "web", "u1").steps;
+        assert_eq!(
+            steps,
+            vec![
+                Step::HandOverReplicas {
+                    name: "web".into(),
+                    replicas: 3
+                },
+                Step::Apply(desired.clone()),
+                Step::Apply(hpa.clone()),
+            ]
+        );
+        // Once the Deployment carries the annotation, nothing more is handed over.
+        let observed = BTreeMap::from([
+            (ChildKind::Deployment, desired.object.clone()),
+            (ChildKind::Autoscaler, hpa.object.clone()),
+        ]);
+        assert!(
+            plan(vec![desired.clone(), hpa.clone()], &observed, "web", "u1")
+                .steps
+                .is_empty()
+        );
+        // A Deployment being created gets minReplicas right after its create.
+        let steps = plan(
+            vec![desired.clone(), hpa.clone()],
+            &BTreeMap::new(),
+            "web",
+            "u1",
+        )
+        .steps;
+        assert_eq!(
+            steps[..2],
+            [
+                Step::Apply(desired),
+                Step::HandOverReplicas {
+                    name: "web".into(),
+                    replicas: 2
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn switching_autoscaling_off_deletes_the_autoscaler_before_anything_is_applied() {
+        let desired = owned(
+            ChildKind::Deployment,
+            json!({"metadata": {"name": "web"}, "spec": {"replicas": 3}}),
+        );
+        let live_hpa = owned(
+            ChildKind::Autoscaler,
+            json!({"metadata": {"name": "web"}, "spec": {}}),
+        );
+        let live_pdb = owned(
+            ChildKind::DisruptionBudget,
+            json!({"metadata": {"name": "web"}, "spec": {}}),
+        );
+        let observed = BTreeMap::from([
+            (ChildKind::Autoscaler, live_hpa.object),
+            (ChildKind::DisruptionBudget, live_pdb.object),
+        ]);
+        let steps = plan(vec![desired.clone()], &observed, "web", "u1").steps;
+        assert_eq!(
+            steps,
+            vec![
+                Step::Delete {
+                    kind: ChildKind::Autoscaler,
+                    name: "web".into()
+                },
+                Step::Apply(desired),
+                Step::Delete {
+                    kind: ChildKind::DisruptionBudget,
+                    name: "web".into()
+                },
+            ]
+        );
+    }
+
     #[test]
     fn stamping_is_stable_and_ignores_the_previous_stamp() {
         let a = stamp(
