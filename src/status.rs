@@ -297,7 +297,6 @@ pub fn compute(inputs: &Inputs<'_>) -> StatelessServiceStatus {
                 .and_then(|s| s.phase.clone()),
         }),
         config_hash: inputs.config_hash.clone(),
-        ..StatelessServiceStatus::default()
     }
 }
 

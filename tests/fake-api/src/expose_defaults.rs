@@ -80,7 +80,7 @@ fn service(obj: &mut Value) {
 /// its single-stack IPv4 family) and, for NodePort and LoadBalancer, a node port per port.
 /// Changing the type to ClusterIP drops the node ports and the external traffic fields.
 pub(crate) fn allocate(k: &KindInfo, key: (&str, &str), old: Option<&Value>, obj: &mut Value) {
-    if k.group != "" || k.plural != "services" {
+    if !k.group.is_empty() || k.plural != "services" {
         return;
     }
     let Some(spec) = obj.get_mut("spec").filter(|s| s.is_object()) else {
@@ -101,11 +101,9 @@ pub(crate) fn allocate(k: &KindInfo, key: (&str, &str), old: Option<&Value>, obj
     set_default(spec, "ipFamilies", json!(["IPv4"]));
     set_default(spec, "ipFamilyPolicy", json!("SingleStack"));
     let node_ports = matches!(type_.as_str(), "NodePort" | "LoadBalancer");
-    if !node_ports {
-        if let Some(m) = spec.as_object_mut() {
-            m.remove("externalTrafficPolicy");
-            m.remove("allocateLoadBalancerNodePorts");
-        }
+    if !node_ports && let Some(m) = spec.as_object_mut() {
+        m.remove("externalTrafficPolicy");
+        m.remove("allocateLoadBalancerNodePorts");
     }
     let old_ports: Vec<Value> = old_spec
         .and_then(|s| s.get("ports"))

@@ -35,7 +35,7 @@ fn pointer(path: &str) -> String {
 }
 
 fn paths(k: &KindInfo) -> Result<&ScalePaths, ApiError> {
-    k.scale.as_ref().ok_or_else(|| {
+    k.scale.as_deref().ok_or_else(|| {
         ApiError::new(
             404,
             "NotFound",

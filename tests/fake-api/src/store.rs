@@ -120,7 +120,7 @@ pub struct KindInfo {
     pub namespaced: bool,
     pub status_subresource: bool,
     /// The scale subresource, when the kind has one.
-    pub scale: Option<ScalePaths>,
+    pub scale: Option<Box<ScalePaths>>,
 }
 
 impl KindInfo {
@@ -137,11 +137,11 @@ impl KindInfo {
     }
     /// A scale subresource over these paths (`None` selector: from `spec.selector`).
     pub fn with_scale(mut self, spec: &str, status: &str, selector: Option<&str>) -> Self {
-        self.scale = Some(ScalePaths {
+        self.scale = Some(Box::new(ScalePaths {
             spec_replicas: spec.into(),
             status_replicas: status.into(),
             label_selector: selector.map(String::from),
-        });
+        }));
         self
     }
     pub fn cluster_scoped(mut self) -> Self {
@@ -169,7 +169,8 @@ impl KindInfo {
             status_subresource: v.pointer("/subresources/status").is_some(),
             scale: v
                 .pointer("/subresources/scale")
-                .and_then(ScalePaths::from_crd),
+                .and_then(ScalePaths::from_crd)
+                .map(Box::new),
         })
     }
     /// Kinds the API server compiles in (as opposed to custom resources, which e.g. do not
