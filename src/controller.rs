@@ -404,7 +404,7 @@ impl ChildWatch<'_> {
                     }
                 }
                 Ok(_) => Vec::new(),
-                Err(e) if optional && not_found(&e) => {
+                Err(e) if optional && served::not_served_error(&e) => {
                     if served.set(kind, false) {
                         tracing::info!(kind = kind.as_str(), "optional API no longer served");
                     }
@@ -419,19 +419,6 @@ impl ChildWatch<'_> {
             futures::stream::iter(refs)
         });
         (reader, triggers)
-    }
-}
-
-/// Whether a watch failed because the API server does not serve the resource.
-fn not_found(e: &watcher::Error) -> bool {
-    match e {
-        watcher::Error::InitialListFailed(e)
-        | watcher::Error::WatchStartFailed(e)
-        | watcher::Error::WatchFailed(e) => {
-            matches!(e, kube::Error::Api(status) if status.code == 404)
-        }
-        watcher::Error::WatchError(status) => status.code == 404,
-        watcher::Error::NoResourceVersion => false,
     }
 }
 

@@ -127,6 +127,20 @@ pub fn not_served_message(kinds: &[ChildKind]) -> String {
         .join("; ")
 }
 
+/// Whether a watch failed because the API server does not serve the resource (404).
+pub fn not_served_error(e: &kube::runtime::watcher::Error) -> bool {
+    use kube::runtime::watcher;
+    match e {
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => {
+            matches!(e, kube::Error::Api(status) if status.code == 404)
+        }
+        watcher::Error::WatchError(status) => status.code == 404,
+        watcher::Error::NoResourceVersion => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

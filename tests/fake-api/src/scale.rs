@@ -4,9 +4,11 @@
 //! changes only the replicas field of the main object, as an `Update` of the writing manager
 //! with subresource `scale`, so it takes ownership of that field from every other manager, as
 //! on a real server. Also the simulated HorizontalPodAutoscaler controller, which scales its
-//! target through this subresource.
+//! target through this subresource, and the `FakeApi` methods of the expose kinds (the Gateway
+//! API served per instance, scale writes, stored versions).
 
 use super::store::{ApiError, CONTROLLER_MANAGER, KindInfo, State, WriteCtx};
+use super::{FakeApi, ResourceRef};
 use serde_json::{Value, json};
 
 /// Where a kind keeps what its scale subresource shows (JSON paths such as `.spec.replicas`).
@@ -182,5 +184,91 @@ impl State {
         self.internal_update(&hk, &key, &ctx.status(), move |o| {
             o["status"] = json!({"currentReplicas": desired, "desiredReplicas": desired});
         });
+    }
+}
+
+/// Exposing and scaling, as another actor or the cluster.
+impl FakeApi {
+    /// Serve the Gateway API's HTTPRoute (`gateway.networking.k8s.io/v1`), as installing its
+    /// CRDs does; a fake serves it only after this, so tests can run with and without it.
+    pub fn serve_gateway_api(&self) {
+        self.register(
+            KindInfo::new("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes")
+                .with_status(),
+        );
+    }
+
+    /// HorizontalPodAutoscaler controller: after every write of an autoscaler it keeps the
+    /// target Deployment's replicas within `[minReplicas, maxReplicas]`, writing them through
+    /// the Deployment's scale subresource as `kube-controller-manager` (which takes ownership
+    /// of `spec.replicas`), and reports them in the autoscaler's status.
+    pub fn simulate_autoscalers(&self, on: bool) {
+        self.state().sim_autoscalers = on;
+    }
+
+    /// The autoscaler `ns/name` decides on `desired` pods for its target, as the simulated
+    /// controller does (scale write and status).
+    pub fn autoscale(&self, ns: &str, name: &str, desired: i64) {
+        let mut st = self.state();
+        let Some(hk) = st.kind("autoscaling", "horizontalpodautoscalers") else {
+            return;
+        };
+        let Ok(hpa) = st.get(&hk, Some(ns), name) else {
+            return;
+        };
+        let target = hpa
+            .pointer("/spec/scaleTargetRef/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let current = st
+            .kind("apps", "deployments")
+            .and_then(|dk| st.get(&dk, Some(ns), &target).ok())
+            .and_then(|d| d.pointer("/spec/replicas").and_then(Value::as_i64))
+            .unwrap_or(1);
+        st.autoscale(ns, name, &target, current, desired);
+    }
+
+    /// `GET .../scale` of an object.
+    pub fn get_scale(
+        &self,
+        res: &ResourceRef,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let k = self.kind(res)?;
+        self.state().get_scale(&k, ns, name)
+    }
+
+    /// A write of `replicas` through `.../scale` as `manager` (what `kubectl scale` does).
+    pub fn scale(
+        &self,
+        res: &ResourceRef,
+        ns: Option<&str>,
+        name: &str,
+        replicas: i64,
+        manager: &str,
+    ) -> Result<Value, ApiError> {
+        let k = self.kind(res)?;
+        self.state()
+            .update_scale(&k, ns, name, json!(replicas), None, &WriteCtx::new(manager))
+    }
+
+    /// Every version of an object the fake stored that is still in the event history (each
+    /// create and update, oldest first; deletions left out).
+    pub fn versions(&self, res: &ResourceRef, ns: Option<&str>, name: &str) -> Vec<Value> {
+        let st = self.state();
+        st.history
+            .iter()
+            .filter(|e| e.group == res.group && e.plural == res.plural && e.etype != "DELETED")
+            .filter(|e| {
+                e.object.pointer("/metadata/name").and_then(Value::as_str) == Some(name)
+                    && e.object
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        == ns
+            })
+            .map(|e| e.object.clone())
+            .collect()
     }
 }
