@@ -5,7 +5,8 @@
 //! no service-account token. What others add to a live Deployment against the contract
 //! (volumes, containers, mounts, capabilities) is found by [`crate::planning::contract_violations`]
 //! and stripped. The pod template carries the config hash, so pods roll when config or secret
-//! data changes.
+//! data changes. With `autoscaling` it is built without `replicas` (the autoscaler owns them;
+//! see [`super::autoscaler`] for the hand-over), and it rolls with `rollout.maxSurge`.
 
 use std::collections::BTreeMap;
 
