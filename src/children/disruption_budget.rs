@@ -54,3 +54,30 @@ impl Child for Rules {
         built.as_ref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn wants(spec: Value) -> bool {
+        let spec: StatelessServiceSpec = serde_json::from_value(spec).unwrap();
+        Rules::wanted(&spec)
+    }
+
+    #[test]
+    fn follows_the_fewest_pods_the_service_can_have() {
+        assert!(wants(json!({"image": "x", "replicas": 2})));
+        assert!(!wants(json!({"image": "x", "replicas": 1})));
+        // An autoscaler may go down to minReplicas, whatever `replicas` says.
+        let scaled = |min: i32| {
+            json!({"image": "x", "replicas": 5,
+                   "autoscaling": {"minReplicas": min, "maxReplicas": 9, "cpuUtilization": 50}})
+        };
+        assert!(!wants(scaled(1)));
+        assert!(wants(scaled(2)));
+        assert!(wants(json!({"image": "x", "replicas": 1,
+            "autoscaling": {"minReplicas": 3, "maxReplicas": 9, "cpuUtilization": 50}})));
+    }
+}
