@@ -153,7 +153,8 @@ fn arguments() -> (Vec<usize>, usize) {
 }
 
 /// The spec of service `i`: eight shapes in turn, from a bare image to config, generated
-/// secrets, storage (single- and multi-writer) and several replicas.
+/// secrets, storage (single- and multi-writer) and several replicas; five of them have ports
+/// (so a Service), one an Ingress route and one an autoscaler.
 fn spec(i: usize) -> Value {
     let image = format!("registry.example/team-{}/app:{}", i % 17, 1 + i % 5);
     let config = |keys: usize| {
@@ -171,10 +172,11 @@ fn spec(i: usize) -> Value {
                            "limits": {"cpu": "500m", "memory": "256Mi"}});
     let probe = json!({"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 10});
     let ports = json!([{"name": "http", "containerPort": 8080}]);
+    let route = json!({"host": format!("app-{i}.example.com"), "ingressClassName": "nginx"});
     match i % 8 {
         0 => json!({"image": image, "replicas": 1, "ports": ports}),
         1 => json!({"image": image, "replicas": 2, "ports": ports, "resources": resources,
-            "readinessProbe": probe, "livenessProbe": probe,
+            "readinessProbe": probe, "livenessProbe": probe, "route": route,
             "config": {"data": config(3), "mountPath": "/etc/app"}}),
         2 => json!({"image": image, "replicas": 3, "resources": resources,
             "env": [{"name": "MODE", "value": "production"}, {"name": "REGION", "value": "eu"}],
@@ -193,7 +195,9 @@ fn spec(i: usize) -> Value {
                         "reclaimPolicy": "Delete"}}),
         6 => json!({"image": image, "replicas": 1, "command": ["/bin/worker"],
             "args": ["--queue", format!("jobs-{}", i % 3)], "scratch": {"sizeLimit": "256Mi"}}),
-        _ => json!({"image": image, "replicas": 4, "ports": ports, "resources": resources,
+        _ => json!({"image": image, "replicas": 4, "resources": resources,
+            "ports": [{"name": "http", "containerPort": 8080, "servicePort": 80}],
+            "autoscaling": {"minReplicas": 2, "maxReplicas": 8, "cpuUtilization": 70},
             "readinessProbe": probe, "podSecurity": {"runAsUser": 1000, "fsGroup": 2000},
             "config": {"data": config(10), "mountPath": "/etc/app", "env": true},
             "secret": {"generate": [{"key": "a", "length": 16}, {"key": "b", "length": 32},

@@ -1,7 +1,8 @@
 //! The only module that writes to the cluster.
 //!
 //! It sends exactly the writes of a [`Plan`] (made, purely, by [`crate::planning`]):
-//! server-side apply with one field manager for every child, a guarded JSON patch to strip what
+//! server-side apply with one field manager for every child (and, once per switch to
+//! autoscaling, the Deployment's replicas with the hand-over manager), a guarded JSON patch to strip what
 //! breaks the statelessness contract, deletes of children no longer wanted; and status patches
 //! and events. It must not decide *whether* to write (that is `planning`), build desired
 //! objects (that is `build`) nor read caches (that is `observe`).
@@ -14,6 +15,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 
 use crate::children::ChildKind;
+use crate::children::autoscaler::HANDOVER_MANAGER;
 use crate::crd::{StatelessService, StatelessServiceStatus};
 use crate::error::{Error, request};
 use crate::metrics::Metrics;
@@ -116,6 +118,28 @@ impl Writer {
                         let managers = managers_of(&managed, &v.managed_path);
                         done.removed.push((*kind, v.clone(), managers));
                     }
+                }
+                Step::HandOverReplicas { name, replicas } => {
+                    // Only `spec.replicas`, with the hand-over manager: it becomes a co-owner
+                    // of the field at the same value, so nothing changes and the field stays
+                    // when the main apply stops sending it (see `children::autoscaler`).
+                    let kind = ChildKind::Deployment;
+                    let api = self.api(kind, namespace);
+                    let resource = kind.entry().api_resource();
+                    let body = json!({
+                        "apiVersion": resource.api_version,
+                        "kind": resource.kind,
+                        "metadata": {"name": name},
+                        "spec": {"replicas": replicas},
+                    });
+                    let params = PatchParams::apply(HANDOVER_MANAGER).force();
+                    request(
+                        || format!("hand over the replicas of Deployment {namespace}/{name}"),
+                        api.patch(name, &params, &Patch::Apply(&body)),
+                    )
+                    .await?;
+                    done.writes += 1;
+                    self.metrics.write(kind.as_str(), "apply");
                 }
                 Step::Delete { kind, name } => {
                     let api = self.api(*kind, namespace);

@@ -28,13 +28,14 @@ use tokio::sync::{Notify, watch};
 use crate::apply::{self, Writer};
 use crate::build::{self, LABEL_MANAGED_BY, LABEL_SERVICE, MANAGER, OsRandom};
 use crate::cache::{self, Compact};
-use crate::children::{ChildKind, Slot, StartCache, claim};
+use crate::children::{ChildKind, Slot, StartCache, autoscaler, claim};
 use crate::crd::conditions::{READY, STALLED};
 use crate::crd::{StatelessService, StatelessServiceStatus};
 use crate::error::{Error, request};
 use crate::metrics::Metrics;
 use crate::observe::{Observed, Stores};
 use crate::planning;
+use crate::served::{self, Served};
 use crate::status::{self, Outcome};
 use crate::validate;
 
@@ -79,6 +80,8 @@ pub struct Context {
     failures: Mutex<HashMap<(String, String), u32>>,
     /// Woken when a reconcile could not reach the API server (see [`retry_after_outages`]).
     unreachable: Notify,
+    /// Which optional child APIs the cluster serves (see [`crate::served`]).
+    served: Arc<Served>,
 }
 
 impl Context {
@@ -147,6 +150,14 @@ pub async fn run_controller(
     );
     let main_triggers = main_triggers(services, main_reader.clone(), sync.clone());
 
+    // Optional APIs the cluster does not serve have no list to wait for: readiness counts
+    // their caches as synced, and their watches mark them served once a list succeeds.
+    let served = Arc::new(Served::discover(&client).await);
+    for kind in ChildKind::ALL {
+        if !served.is_served(*kind) {
+            mark_synced(&sync, Cache::of(*kind));
+        }
+    }
     let selector = managed_selector();
     let child_config = watcher::Config::default().labels(&selector);
     let watch = ChildWatch {
@@ -155,6 +166,7 @@ pub async fn run_controller(
         config: &child_config,
         services: &main_reader,
         sync: &sync,
+        served: &served,
     };
     let (stores, child_triggers) = Stores::start(&watch);
 
@@ -199,6 +211,7 @@ pub async fn run_controller(
         settings,
         failures: Mutex::new(HashMap::new()),
         unreachable: Notify::new(),
+        served,
     });
     let prober = tokio::spawn(retry_after_outages(context.clone(), retry_tx));
     let run = controller
@@ -312,13 +325,14 @@ struct ChildWatch<'a> {
     config: &'a watcher::Config,
     services: &'a Store<Guarded>,
     sync: &'a Arc<watch::Sender<u32>>,
+    served: &'a Arc<Served>,
 }
 
 impl StartCache for ChildWatch<'_> {
     type Triggers = BoxStream<'static, ObjectRef<Guarded>>;
 
     fn start<C: Slot>(&self) -> (Store<Compact<C::Object>>, Self::Triggers) {
-        let (store, triggers) = self.watch::<C::Object>(Cache::of(C::KIND));
+        let (store, triggers) = self.watch::<C::Object>(C::KIND, C::OPTIONAL_API);
         (store, triggers.boxed())
     }
 }
@@ -331,7 +345,8 @@ impl ChildWatch<'_> {
     /// triggers nothing: no reconcile acts before every cache has synced.
     fn watch<K>(
         &self,
-        cache: Cache,
+        kind: ChildKind,
+        optional: bool,
     ) -> (
         Store<Compact<K>>,
         impl futures::Stream<Item = ObjectRef<Guarded>> + Send + 'static,
@@ -348,19 +363,54 @@ impl ChildWatch<'_> {
             None => Api::all(self.client.clone()),
         };
         let (reader, writer) = reflector::store();
-        let events =
-            reflector::reflector(writer, watcher(api, self.config.clone()).default_backoff());
+        // A kind whose optional API is not served waits, sending nothing, until it is.
+        let wait = {
+            let served = self.served.clone();
+            async move {
+                if optional {
+                    served.wait_served(kind).await;
+                }
+            }
+        };
+        let config = self.config.clone();
+        let mut start = Some((writer, api));
+        let events = futures::stream::once(wait).flat_map(move |()| match start.take() {
+            Some((writer, api)) => {
+                reflector::reflector(writer, watcher(api, config.clone()).default_backoff())
+                    .left_stream()
+            }
+            None => futures::stream::empty().right_stream(),
+        });
         let services = self.services.clone();
         let sync = self.sync.clone();
+        let served = self.served.clone();
+        let cache = Cache::of(kind);
         let triggers = events.flat_map(move |event| {
             let refs = match event {
                 Ok(watcher::Event::Apply(child) | watcher::Event::Delete(child)) => {
                     service_of(child).into_iter().collect()
                 }
-                Ok(watcher::Event::InitDone) if mark_synced(&sync, cache) => {
-                    every_service(&services)
+                Ok(watcher::Event::InitDone) => {
+                    // A list succeeded, so the API is served (an optional one may have just
+                    // appeared: services stalled on it are looked at again).
+                    let appeared = served.set(kind, true);
+                    if appeared {
+                        tracing::info!(kind = kind.as_str(), "optional API now served");
+                    }
+                    if mark_synced(&sync, cache) || appeared {
+                        every_service(&services)
+                    } else {
+                        Vec::new()
+                    }
                 }
                 Ok(_) => Vec::new(),
+                Err(e) if optional && served::not_served_error(&e) => {
+                    if served.set(kind, false) {
+                        tracing::info!(kind = kind.as_str(), "optional API no longer served");
+                    }
+                    tracing::debug!(error = %e, kind = kind.as_str(), "optional API not served; retrying with backoff");
+                    Vec::new()
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, kind = K::kind(&()).as_ref(), "watch failed; retrying with backoff");
                     Vec::new()
@@ -471,11 +521,18 @@ pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Actio
             return finish(&ctx, service, &observed, None, outcome).await;
         }
     };
+    // Kinds whose API is not served are left out (no read, no write) and reported; discovery
+    // is asked again (at most once per TTL) while a service wants one.
+    let mut missing = ctx.served.missing(&service.spec);
+    if !missing.is_empty() {
+        ctx.served.recheck(&ctx.client, &missing).await;
+        missing = ctx.served.missing(&service.spec);
+    }
     observed
-        .confirm(&ctx.client, &namespace, &name, &service.spec)
+        .confirm(&ctx.client, &namespace, &name, &service.spec, &missing)
         .await?;
     let children = build::build(valid, &observed.build_inputs(), &mut OsRandom);
-    let (plan, _) = plan_writes(&children, &observed, &name, &uid)?;
+    let (plan, _) = plan_writes(&children, &observed, &name, &uid, &missing)?;
     if !plan.conflicts.is_empty() {
         let outcome = Outcome::NameConflict(format!(
             "children's names are taken by objects stateless-operator does not own, which it leaves untouched: {}",
@@ -488,25 +545,32 @@ pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Actio
         Err(rejected) => return finish(&ctx, service, &observed, None, rejected).await,
     };
     observed.refresh(&executed);
-    let outcome = Outcome::Applied {
-        wrote: executed.writes > 0,
+    let outcome = if missing.is_empty() {
+        Outcome::Applied {
+            wrote: executed.writes > 0,
+        }
+    } else {
+        Outcome::ApiNotServed(served::not_served_message(&missing))
     };
     finish(&ctx, service, &observed, children.config_hash(), outcome).await
 }
 
-/// The writes that bring the observed children to the desired ones, with the observed
-/// children as JSON (what the plan was made against; `diff` shows it).
+/// The writes that bring the observed children to the desired ones (leaving out the kinds in
+/// `skip`, whose API is not served), with the observed children as JSON (what the plan was
+/// made against; `diff` shows it).
 pub fn plan_writes(
     children: &build::Children,
     observed: &Observed,
     name: &str,
     uid: &str,
+    skip: &[ChildKind],
 ) -> Result<(planning::Plan, BTreeMap<ChildKind, Value>), Error> {
     let serialization = |what: &str| {
         let action = format!("serialize the {what} children");
         move |source| Error::Serialization { action, source }
     };
-    let desired = planning::desired_objects(children).map_err(serialization("desired"))?;
+    let mut desired = planning::desired_objects(children).map_err(serialization("desired"))?;
+    desired.retain(|d| !skip.contains(&d.kind));
     let live = observed.as_json().map_err(serialization("observed"))?;
     Ok((planning::plan(desired, &live, name, uid), live))
 }
@@ -572,12 +636,24 @@ async fn finish(
     let previous = service.status.as_ref();
     let has_storage = service.spec.storage.is_some();
     let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let deployment = observed.deployment.as_deref();
+    let reported_desired =
+        autoscaler::desired_replicas(&service.spec, observed.autoscaler.as_deref(), deployment);
+    // Under autoscaling the Deployment is ready at whatever count the autoscaler last set.
+    let ready_at = match &service.spec.autoscaling {
+        Some(_) => deployment
+            .and_then(|d| d.spec.replicas)
+            .unwrap_or(reported_desired),
+        None => service.spec.replicas,
+    };
     let inputs = status::Inputs {
         generation: service.metadata.generation,
         previous,
         now: now.clone(),
-        desired_replicas: service.spec.replicas,
-        deployment: observed.deployment.as_deref(),
+        desired_replicas: ready_at,
+        reported_desired,
+        label_selector: format!("{LABEL_SERVICE}={}", service.name_any()),
+        deployment,
         claim_name: has_storage.then(|| claim::name(&service.name_any())),
         claim: observed.claim.as_deref(),
         config_hash: config_hash.or_else(|| previous.and_then(|p| p.config_hash.clone())),
@@ -607,6 +683,10 @@ async fn finish(
         // Foreign objects are not watched (they lack our label): look again later.
         Outcome::NameConflict(_) => Action::requeue(Duration::from_secs(60)),
         Outcome::Rejected(_) => Action::requeue(Duration::from_secs(300)),
+        // Discovery is asked again when the answer is older than its TTL.
+        Outcome::ApiNotServed(_) => {
+            Action::requeue(served::RECHECK_TTL + jittered(Duration::from_secs(1)))
+        }
         Outcome::Paused => Action::requeue(jittered(ctx.settings.resync)),
         Outcome::Applied { .. } if ready => Action::requeue(jittered(ctx.settings.resync)),
         // Deployment and claim status changes arrive through the watches; this is a fallback.

@@ -79,7 +79,7 @@ async fn diff_one(client: &Client, file: &StatelessService) -> Result<ServiceDif
     let observed = Observed::read_all(client, &namespace, &name).await?;
     let children = build::build(valid, &observed.build_inputs(), &mut OsRandom);
     let uid = service.metadata.uid.clone().unwrap_or_default();
-    let (plan, live_children) = controller::plan_writes(&children, &observed, &name, &uid)?;
+    let (plan, live_children) = controller::plan_writes(&children, &observed, &name, &uid, &[])?;
     for conflict in &plan.conflicts {
         result.changes.push(format!(
             "! conflict: {conflict}; run leaves it untouched and reports NameConflict"
@@ -140,6 +140,10 @@ fn describe(step: &Step, namespace: &str, live: Option<&Value>) -> String {
             .collect::<Vec<_>>()
             .join("\n"),
         Step::Delete { kind, name } => format!("- delete {} {namespace}/{name}", kind.as_str()),
+        Step::HandOverReplicas { name, replicas } => format!(
+            "~ hand over Deployment {namespace}/{name} spec.replicas ({replicas}) to the autoscaler (field manager {})",
+            crate::children::autoscaler::HANDOVER_MANAGER
+        ),
     }
 }
 

@@ -23,6 +23,7 @@ pub mod planning;
 pub mod quantity;
 pub mod render;
 pub mod runner;
+pub mod served;
 pub mod server;
 pub mod status;
 pub mod validate;

@@ -64,7 +64,8 @@ impl Observed {
     }
 
     /// Reads from the API server every child the spec wants that the cache lacks, and those
-    /// their kind says must be read anyway (the Secret when values would be generated).
+    /// their kind says must be read anyway (the Secret when values would be generated), except
+    /// kinds in `skip` (whose API is not served).
     /// Returns how many reads were made (0 at steady state).
     pub async fn confirm(
         &mut self,
@@ -72,9 +73,10 @@ impl Observed {
         namespace: &str,
         service: &str,
         spec: &StatelessServiceSpec,
+        skip: &[ChildKind],
     ) -> Result<usize, Error> {
         let mut reads = 0;
-        for entry in REGISTRY {
+        for entry in REGISTRY.iter().filter(|e| !skip.contains(&e.kind())) {
             if entry.must_read(self, spec) {
                 entry.read(client, namespace, service, self).await?;
                 reads += 1;

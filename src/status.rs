@@ -30,6 +30,9 @@ pub enum Outcome {
     NameConflict(String),
     /// The API server rejected a write; retrying will not help.
     Rejected(String),
+    /// Everything else was applied, but a kind the spec wants is not served by the cluster;
+    /// the message names the API.
+    ApiNotServed(String),
 }
 
 /// Everything status is computed from.
@@ -41,8 +44,13 @@ pub struct Inputs<'a> {
     pub previous: Option<&'a StatelessServiceStatus>,
     /// The time to stamp on conditions that change.
     pub now: Time,
-    /// `spec.replicas`.
+    /// The replicas the Deployment must run for Ready: `spec.replicas`, or with autoscaling
+    /// the Deployment's own count.
     pub desired_replicas: i32,
+    /// `status.desiredReplicas`: `spec.replicas` or the autoscaler's choice.
+    pub reported_desired: i32,
+    /// `status.labelSelector`: the pods' selector, for the scale subresource.
+    pub label_selector: String,
     /// The freshest Deployment known (the apply response, else the cache).
     pub deployment: Option<&'a Deployment>,
     /// The claim's name when the spec has storage.
@@ -187,6 +195,15 @@ pub fn compute(inputs: &Inputs<'_>) -> StatelessServiceStatus {
             ),
             (true, "NameConflict", msg.clone()),
         ),
+        Outcome::ApiNotServed(msg) => (
+            (false, "ApiNotServed", msg.clone()),
+            (
+                false,
+                "ApiNotServed",
+                "waiting for the API to be served".to_string(),
+            ),
+            (true, "ApiNotServed", msg.clone()),
+        ),
         Outcome::Rejected(msg) => (
             (false, "ApplyRejected", msg.clone()),
             (
@@ -267,6 +284,8 @@ pub fn compute(inputs: &Inputs<'_>) -> StatelessServiceStatus {
             condition(inputs, STALLED, stalled.0, stalled.1, stalled.2),
         ],
         replicas: Some(live_status.replicas.unwrap_or(0)),
+        desired_replicas: Some(inputs.reported_desired),
+        label_selector: Some(inputs.label_selector.clone()),
         ready_replicas: Some(ready_replicas),
         available_replicas: Some(live_status.available_replicas.unwrap_or(0)),
         replica_summary: Some(format!("{ready_replicas}/{desired}")),
@@ -278,7 +297,6 @@ pub fn compute(inputs: &Inputs<'_>) -> StatelessServiceStatus {
                 .and_then(|s| s.phase.clone()),
         }),
         config_hash: inputs.config_hash.clone(),
-        ..StatelessServiceStatus::default()
     }
 }
 
@@ -324,6 +342,7 @@ pub fn worth_writing(
 fn decisive(status: &StatelessServiceStatus) -> StatelessServiceStatus {
     let mut s = status.clone();
     s.replicas = None;
+    s.desired_replicas = None;
     s.ready_replicas = None;
     s.available_replicas = None;
     s.replica_summary = None;
@@ -495,6 +514,8 @@ mod tests {
             previous: None,
             now: time(1000),
             desired_replicas: 2,
+            reported_desired: 2,
+            label_selector: "stateless.dev/service=web".to_string(),
             deployment: d,
             claim_name: None,
             claim: None,
@@ -664,6 +685,31 @@ mod tests {
             get(&third, STALLED).last_transition_time,
             time(1000),
             "Stalled stayed False"
+        );
+    }
+
+    #[test]
+    fn a_missing_api_stalls_naming_it_and_replica_fields_are_reported() {
+        let msg = "gateway.networking.k8s.io/v1 HTTPRoute is not served by this cluster";
+        let mut i = inputs(None, Outcome::ApiNotServed(msg.to_string()));
+        i.reported_desired = 7;
+        let s = compute(&i);
+        let stalled = get(&s, STALLED);
+        assert_eq!(
+            (
+                stalled.status.as_str(),
+                stalled.reason.as_str(),
+                stalled.message.as_str()
+            ),
+            ("True", "ApiNotServed", msg)
+        );
+        assert_eq!(get(&s, READY).status, "False");
+        assert_eq!(get(&s, READY).reason, "ApiNotServed");
+        assert_eq!(get(&s, RECONCILING).status, "False");
+        assert_eq!(s.desired_replicas, Some(7));
+        assert_eq!(
+            s.label_selector.as_deref(),
+            Some("stateless.dev/service=web")
         );
     }
 }

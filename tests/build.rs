@@ -267,7 +267,24 @@ fn rolling_update_never_drops_below_desired() {
         assert_eq!(strategy.type_.as_deref(), Some("RollingUpdate"));
         let ru = strategy.rolling_update.unwrap();
         assert_eq!(serde_json::to_value(ru.max_unavailable).unwrap(), json!(0));
-        assert_eq!(serde_json::to_value(ru.max_surge).unwrap(), json!(1));
+        assert_eq!(
+            serde_json::to_value(ru.max_surge).unwrap(),
+            json!("25%"),
+            "rollout.maxSurge defaults to 25%"
+        );
+    }
+    for surge in [json!(3), json!("50%")] {
+        let c = children(json!({"image": "x", "rollout": {"maxSurge": surge}}));
+        let ru = c
+            .deployment
+            .spec
+            .strategy
+            .clone()
+            .unwrap()
+            .rolling_update
+            .unwrap();
+        assert_eq!(serde_json::to_value(ru.max_unavailable).unwrap(), json!(0));
+        assert_eq!(serde_json::to_value(ru.max_surge).unwrap(), surge);
     }
 }
 

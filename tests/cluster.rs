@@ -1419,3 +1419,6 @@ async fn cluster_audit_of_a_namespace() {
         );
     }
 }
+
+#[path = "cluster/expose.rs"]
+mod expose;

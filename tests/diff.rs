@@ -114,3 +114,53 @@ async fn a_gitops_file_with_other_objects_and_a_status_previews_its_services() {
         "{errors:?}"
     );
 }
+
+#[tokio::test]
+async fn previews_the_service_autoscaler_route_and_the_replicas_hand_over() {
+    let fake = cluster();
+    fake.serve_gateway_api();
+    let client = fake.client();
+    let exposed = json!({"image": "x", "replicas": 3,
+        "ports": [{"name": "http", "containerPort": 8080}],
+        "route": {"host": "web.example.com", "gatewayRef": {"name": "public"}}});
+    let text = format(
+        &diff(&client, &[file_service(exposed.clone())])
+            .await
+            .unwrap(),
+    );
+    for kind in ["Service apps/web", "HTTPRoute apps/web"] {
+        assert!(text.contains(&format!("+ create {kind}")), "{kind}: {text}");
+    }
+
+    let op = start(&fake, settings());
+    create(&fake, "web", exposed.clone());
+    eventually(&fake, "web Ready", 20, |f| is_ready(f, "web")).await;
+    op.stop().await.unwrap();
+    fake.reset_requests();
+    let same = diff(&client, &[file_service(exposed.clone())])
+        .await
+        .unwrap();
+    assert_eq!(format(&same), "StatelessService apps/web: no changes\n");
+
+    // Switching autoscaling on: the autoscaler is created and the live 3 replicas handed over
+    // before the Deployment stops applying them; the route becomes an Ingress.
+    let mut autoscaled = exposed;
+    autoscaled["resources"] = json!({"requests": {"cpu": "100m"}});
+    autoscaled["autoscaling"] = json!({"minReplicas": 2, "maxReplicas": 5, "cpuUtilization": 60});
+    autoscaled["route"] = json!({"host": "web.example.com", "ingressClassName": "nginx"});
+    let text = format(&diff(&client, &[file_service(autoscaled)]).await.unwrap());
+    assert!(
+        text.contains("~ hand over Deployment apps/web spec.replicas (3) to the autoscaler"),
+        "{text}"
+    );
+    assert!(
+        text.contains("+ create HorizontalPodAutoscaler apps/web"),
+        "{text}"
+    );
+    assert!(text.contains("+ create Ingress apps/web"), "{text}");
+    assert!(text.contains("- delete HTTPRoute apps/web"), "{text}");
+    let hand_over = text.find("~ hand over").unwrap();
+    let update = text.find("~ update Deployment apps/web").unwrap();
+    assert!(hand_over < update, "the hand-over comes first: {text}");
+    assert_eq!(fake.writes(), 0, "diff never writes");
+}

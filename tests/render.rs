@@ -81,7 +81,7 @@ fn every_valid_example_renders_and_the_invalid_one_is_rejected() {
 }
 
 #[test]
-fn full_example_shows_all_five_kinds_in_a_fixed_order() {
+fn full_example_shows_all_its_kinds_in_a_fixed_order() {
     let out = run(&["render", "examples/full.yaml"], None);
     assert!(out.status.success(), "{}", stderr(&out));
     let docs = documents(&out.stdout);
@@ -92,11 +92,65 @@ fn full_example_shows_all_five_kinds_in_a_fixed_order() {
             "Secret",
             "PersistentVolumeClaim",
             "Deployment",
-            "PodDisruptionBudget"
+            "PodDisruptionBudget",
+            "Service"
         ]
     );
     assert_eq!(docs[3]["apiVersion"], "apps/v1");
     assert_eq!(docs[4]["apiVersion"], "policy/v1");
+    assert_eq!(docs[5]["apiVersion"], "v1");
+}
+
+#[test]
+fn exposed_example_shows_its_service_autoscaler_and_route() {
+    let out = run(&["render", "examples/exposed.yaml"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let docs = documents(&out.stdout);
+    assert_eq!(
+        kinds(&docs),
+        [
+            "ConfigMap",
+            "Secret",
+            "Deployment",
+            "PodDisruptionBudget",
+            "Service",
+            "HorizontalPodAutoscaler",
+            "Ingress"
+        ]
+    );
+    assert!(
+        docs[2]["spec"].get("replicas").is_none(),
+        "the autoscaler owns the replicas"
+    );
+    assert_eq!(
+        docs[2]["spec"]["strategy"]["rollingUpdate"]["maxSurge"],
+        "50%"
+    );
+    assert_eq!(docs[4]["spec"]["ports"][0]["port"], 80);
+    assert_eq!(docs[5]["apiVersion"], "autoscaling/v2");
+    assert_eq!(docs[5]["spec"]["scaleTargetRef"]["name"], "storefront");
+    assert_eq!(docs[6]["apiVersion"], "networking.k8s.io/v1");
+    assert_eq!(docs[6]["spec"]["rules"][0]["host"], "shop.example.com");
+    // The same service routed through a Gateway renders an HTTPRoute instead of the Ingress.
+    let file = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/exposed.yaml"
+    ))
+    .unwrap();
+    let gateway = file
+        .replace(
+            "ingressClassName: nginx",
+            "gatewayRef: {name: public, namespace: gateways}",
+        )
+        .replace("    tls:\n      secretName: storefront-tls\n", "");
+    let out = render_text(&gateway);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let docs = documents(&out.stdout);
+    assert_eq!(kinds(&docs).last().map(String::as_str), Some("HTTPRoute"));
+    assert_eq!(
+        docs.last().unwrap()["apiVersion"],
+        "gateway.networking.k8s.io/v1"
+    );
 }
 
 #[test]
@@ -202,7 +256,7 @@ fn other_objects_pass_through_unchanged_and_in_order() {
 }
 
 #[test]
-fn mixed_example_keeps_its_service_after_the_children() {
+fn mixed_example_keeps_its_other_object_after_the_children() {
     let out = run(&["render", "examples/mixed.yaml"], None);
     assert!(out.status.success(), "{}", stderr(&out));
     let yaml = String::from_utf8(out.stdout.clone()).unwrap();
@@ -217,7 +271,8 @@ fn mixed_example_keeps_its_service_after_the_children() {
             "Secret",
             "Deployment",
             "PodDisruptionBudget",
-            "Service"
+            "Service",
+            "ServiceMonitor"
         ]
     );
 }

@@ -5,7 +5,8 @@
 //! no service-account token. What others add to a live Deployment against the contract
 //! (volumes, containers, mounts, capabilities) is found by [`crate::planning::contract_violations`]
 //! and stripped. The pod template carries the config hash, so pods roll when config or secret
-//! data changes.
+//! data changes. With `autoscaling` it is built without `replicas` (the autoscaler owns them;
+//! see [`super::autoscaler`] for the hand-over), and it rolls with `rollout.maxSurge`.
 
 use std::collections::BTreeMap;
 
@@ -22,7 +23,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
-use super::{APPLIED, Child, claim, config_map, secret};
+use super::{APPLIED, Child, autoscaler, claim, config_map, secret};
 use crate::build::{ANNOTATION_CONFIG_HASH, Inputs, labels, meta, selector};
 use crate::crd::{AccessMode, ScratchSpec, StatelessServiceSpec};
 use crate::planning::{Violation, contract_violations};
@@ -95,7 +96,7 @@ fn build_deployment(valid: Valid<'_>, config_hash: &str) -> Deployment {
             type_: Some("RollingUpdate".to_string()),
             rolling_update: Some(RollingUpdateDeployment {
                 max_unavailable: Some(IntOrString::Int(0)),
-                max_surge: Some(IntOrString::Int(1)),
+                max_surge: Some(spec.rollout.clone().unwrap_or_default().max_surge),
             }),
         }
     };
@@ -111,10 +112,19 @@ fn build_deployment(valid: Valid<'_>, config_hash: &str) -> Deployment {
         }),
         spec: Some(pod_spec(valid)),
     };
+    let mut metadata = meta::<Rules>(valid);
+    // With autoscaling the autoscaler owns the count (see `autoscaler` for the hand-over).
+    let replicas = match spec.autoscaling {
+        Some(_) => {
+            metadata.annotations = Some(autoscaler::owner_annotation());
+            None
+        }
+        None => Some(spec.replicas),
+    };
     Deployment {
-        metadata: meta::<Rules>(valid),
+        metadata,
         spec: DeploymentSpec {
-            replicas: Some(spec.replicas),
+            replicas,
             selector: selector(valid.name()),
             strategy: Some(strategy),
             template,

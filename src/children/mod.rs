@@ -65,6 +65,13 @@ pub trait Child: 'static {
     const DELETE_WHEN_UNWANTED: bool = false;
     /// Whether its values must never be shown (`diff` prints `(hidden)` instead).
     const HIDE_VALUES: bool = false;
+    /// Whether a live child no longer wanted is deleted before anything is applied (the
+    /// autoscaler: it must stop scaling before the Deployment takes its replicas back).
+    const DELETE_BEFORE_APPLY: bool = false;
+    /// Whether its API may be absent from a cluster (a CRD-defined kind such as the Gateway
+    /// API's HTTPRoute): the controller then runs without its watch, and a service wanting it
+    /// is stalled until it is served (see `crate::served`).
+    const OPTIONAL_API: bool = false;
 
     /// Its name, from the StatelessService's name.
     fn name(service: &str) -> String;
@@ -109,6 +116,10 @@ registry::registry! {
     claim: Claim,
     deployment: Deployment,
     disruption_budget: DisruptionBudget,
+    service: Service,
+    autoscaler: Autoscaler,
+    ingress: Ingress,
+    http_route: HttpRoute,
 }
 
 #[cfg(test)]
@@ -140,6 +151,18 @@ mod tests {
                 "secret": {"generate": [{"key": "token", "length": 16}]},
                 "storage": {"size": "1Gi", "mountPath": "/data", "accessMode": "ReadWriteMany", "reclaimPolicy": "Retain"},
             })),
+            service(json!({
+                "image": "x",
+                "ports": [{"name": "http", "containerPort": 8080}],
+                "resources": {"requests": {"cpu": "100m"}},
+                "autoscaling": {"minReplicas": 2, "maxReplicas": 5, "cpuUtilization": 60},
+                "route": {"host": "web.example.com", "ingressClassName": "nginx"},
+            })),
+            service(json!({
+                "image": "x",
+                "ports": [{"name": "http", "containerPort": 8080}],
+                "route": {"host": "web.example.com", "gatewayRef": {"name": "gw"}},
+            })),
         ]
     }
 
@@ -153,7 +176,11 @@ mod tests {
                 "Secret",
                 "PersistentVolumeClaim",
                 "Deployment",
-                "PodDisruptionBudget"
+                "PodDisruptionBudget",
+                "Service",
+                "HorizontalPodAutoscaler",
+                "Ingress",
+                "HTTPRoute"
             ]
         );
         for (i, entry) in REGISTRY.iter().enumerate() {

@@ -166,6 +166,10 @@ pub trait Entry: Sync {
     fn delete_when_unwanted(&self) -> bool;
     /// [`Child::HIDE_VALUES`].
     fn hides_values(&self) -> bool;
+    /// [`Child::DELETE_BEFORE_APPLY`].
+    fn delete_before_apply(&self) -> bool;
+    /// [`Child::OPTIONAL_API`].
+    fn optional_api(&self) -> bool;
     /// [`Child::name`].
     fn name(&self, service: &str) -> String;
     /// [`Child::wanted`].
@@ -238,6 +242,12 @@ impl<C: Slot> Entry for Registered<C> {
     }
     fn hides_values(&self) -> bool {
         C::HIDE_VALUES
+    }
+    fn delete_before_apply(&self) -> bool {
+        C::DELETE_BEFORE_APPLY
+    }
+    fn optional_api(&self) -> bool {
+        C::OPTIONAL_API
     }
     fn name(&self, service: &str) -> String {
         C::name(service)

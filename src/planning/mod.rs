@@ -14,6 +14,7 @@
 
 mod contract;
 mod drift;
+mod handover;
 
 use std::collections::BTreeMap;
 
@@ -22,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 pub use contract::{Violation, contract_violations, managers_of, removal_patch};
 pub use drift::{Difference, differences, needs_apply};
+pub use handover::{HandOver, hand_over};
 
 use crate::build::{Children, LABEL_MANAGED_BY, LABEL_SERVICE, MANAGER};
 use crate::children::{ChildKind, REGISTRY};
@@ -132,6 +134,14 @@ pub enum Step {
         /// What to remove.
         violations: Vec<Violation>,
     },
+    /// Apply only the Deployment's `spec.replicas` with the hand-over field manager, so that it
+    /// stays owned when the main apply stops sending it (see [`crate::children::autoscaler`]).
+    HandOverReplicas {
+        /// The Deployment's name.
+        name: String,
+        /// The count to keep.
+        replicas: i32,
+    },
     /// Delete a child that is no longer wanted (of a kind deleted when unwanted: the
     /// PodDisruptionBudget).
     Delete {
@@ -147,6 +157,7 @@ impl Step {
     pub fn kind(&self) -> ChildKind {
         match self {
             Step::Apply(d) => d.kind,
+            Step::HandOverReplicas { .. } => ChildKind::Deployment,
             Step::RemoveViolations { kind, .. } | Step::Delete { kind, .. } => *kind,
         }
     }
@@ -182,14 +193,35 @@ pub fn plan(
         return plan;
     }
     let wanted: Vec<ChildKind> = desired.iter().map(|d| d.kind).collect();
+    let initial = handover::initial_replicas(
+        desired
+            .iter()
+            .find(|d| d.kind == ChildKind::Autoscaler)
+            .map(|d| &d.object),
+    );
     for d in desired {
+        let hand_over = (d.kind == ChildKind::Deployment)
+            .then(|| hand_over(&d.object, observed.get(&d.kind), initial))
+            .flatten()
+            .map(|h| {
+                let step = Step::HandOverReplicas {
+                    name: d.name.clone(),
+                    replicas: h.replicas,
+                };
+                (step, h.before_apply)
+            });
         match observed.get(&d.kind) {
-            None => plan.steps.push(Step::Apply(d)),
+            None => {
+                plan.steps.push(Step::Apply(d));
+                plan.steps.extend(hand_over.map(|(step, _)| step));
+            }
             Some(live) => {
                 let kind = d.kind;
                 let violations = kind.entry().violations(&d.object, live);
                 let name = d.name.clone();
                 if needs_apply(kind, &d.object, live) {
+                    plan.steps
+                        .extend(hand_over.filter(|(_, before)| *before).map(|(s, _)| s));
                     plan.steps.push(Step::Apply(d));
                 }
                 if !violations.is_empty() {
@@ -204,21 +236,33 @@ pub fn plan(
     }
     // Children of ours the spec no longer wants go, where their kind says so (a budget with
     // fewer than two replicas would block every drain); others, like data, stay.
+    // A kind that must stop acting first (the autoscaler, before the Deployment takes its
+    // replicas back) is deleted before anything is applied.
+    let mut first = Vec::new();
     for entry in REGISTRY.iter().filter(|e| e.delete_when_unwanted()) {
         let kind = entry.kind();
         if !wanted.contains(&kind)
             && let Some(live) = observed.get(&kind)
             && ownership(&live["metadata"], service, uid) == Ownership::Ours
         {
-            plan.steps.push(Step::Delete {
+            let step = Step::Delete {
                 kind,
                 name: live
                     .pointer("/metadata/name")
                     .and_then(Value::as_str)
                     .unwrap_or(service)
                     .to_string(),
-            });
+            };
+            if entry.delete_before_apply() {
+                first.push(step);
+            } else {
+                plan.steps.push(step);
+            }
         }
+    }
+    if !first.is_empty() {
+        first.append(&mut plan.steps);
+        plan.steps = first;
     }
     plan
 }
@@ -340,6 +384,105 @@ pub(crate) mod tests {
             "u1",
         );
         assert!(plan2.steps.is_empty());
+    }
+
+    fn owned(kind: ChildKind, object: Value) -> Desired {
+        let mut object = object;
+        object["metadata"]["ownerReferences"] = json!([{"uid": "u1", "controller": true}]);
+        stamp(kind, object)
+    }
+
+    #[test]
+    fn switching_autoscaling_on_hands_replicas_over_before_the_deployment_apply() {
+        use crate::children::autoscaler::{ANNOTATION_REPLICAS_OWNER, AUTOSCALER};
+        let live = owned(
+            ChildKind::Deployment,
+            json!({"metadata": {"name": "web"}, "spec": {"replicas": 3}}),
+        );
+        let desired = owned(
+            ChildKind::Deployment,
+            json!({"metadata": {"name": "web", "annotations": {ANNOTATION_REPLICAS_OWNER: AUTOSCALER}}, "spec": {}}),
+        );
+        let hpa = owned(
+            ChildKind::Autoscaler,
+            json!({"metadata": {"name": "web"}, "spec": {"minReplicas": 2}}),
+        );
+        let observed = BTreeMap::from([(ChildKind::Deployment, live.object)]);
+        let steps = plan(vec![desired.clone(), hpa.clone()], &observed, "web", "u1").steps;
+        assert_eq!(
+            steps,
+            vec![
+                Step::HandOverReplicas {
+                    name: "web".into(),
+                    replicas: 3
+                },
+                Step::Apply(desired.clone()),
+                Step::Apply(hpa.clone()),
+            ]
+        );
+        // Once the Deployment carries the annotation, nothing more is handed over.
+        let observed = BTreeMap::from([
+            (ChildKind::Deployment, desired.object.clone()),
+            (ChildKind::Autoscaler, hpa.object.clone()),
+        ]);
+        assert!(
+            plan(vec![desired.clone(), hpa.clone()], &observed, "web", "u1")
+                .steps
+                .is_empty()
+        );
+        // A Deployment being created gets minReplicas right after its create.
+        let steps = plan(
+            vec![desired.clone(), hpa.clone()],
+            &BTreeMap::new(),
+            "web",
+            "u1",
+        )
+        .steps;
+        assert_eq!(
+            steps[..2],
+            [
+                Step::Apply(desired),
+                Step::HandOverReplicas {
+                    name: "web".into(),
+                    replicas: 2
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn switching_autoscaling_off_deletes_the_autoscaler_before_anything_is_applied() {
+        let desired = owned(
+            ChildKind::Deployment,
+            json!({"metadata": {"name": "web"}, "spec": {"replicas": 3}}),
+        );
+        let live_hpa = owned(
+            ChildKind::Autoscaler,
+            json!({"metadata": {"name": "web"}, "spec": {}}),
+        );
+        let live_pdb = owned(
+            ChildKind::DisruptionBudget,
+            json!({"metadata": {"name": "web"}, "spec": {}}),
+        );
+        let observed = BTreeMap::from([
+            (ChildKind::Autoscaler, live_hpa.object),
+            (ChildKind::DisruptionBudget, live_pdb.object),
+        ]);
+        let steps = plan(vec![desired.clone()], &observed, "web", "u1").steps;
+        assert_eq!(
+            steps,
+            vec![
+                Step::Delete {
+                    kind: ChildKind::Autoscaler,
+                    name: "web".into()
+                },
+                Step::Apply(desired),
+                Step::Delete {
+                    kind: ChildKind::DisruptionBudget,
+                    name: "web".into()
+                },
+            ]
+        );
     }
 
     #[test]

@@ -42,8 +42,8 @@ pub fn used() -> &'static Used {
 /// Runs the real operator (leader election on) against the fake API server through every kind of request it
 /// makes: children created by server-side apply (after a GET of each the cache lacks), status patches, events
 /// (a repeated one is a patch of its series), a contract violation read and patched away, a disruption budget
-/// deleted, and the Lease created, renewed and released. A new kind of request belongs in here: the RBAC tests
-/// then fail until the chart grants it.
+/// deleted, a Service, autoscaler, Ingress and HTTPRoute applied and deleted, and the Lease created, renewed and
+/// released. A new kind of request belongs in here: the RBAC tests then fail until the chart grants it.
 pub async fn requests_the_operator_sends() -> Vec<RequestRecord> {
     let fake = op::cluster();
     let mut lease = LeaderConfig::new(LEASE_NAME, RELEASE_NS, "rbac-probe");
@@ -109,6 +109,56 @@ pub async fn requests_the_operator_sends() -> Vec<RequestRecord> {
                 .verb("delete"),
         ) > 0
     })
+    .await;
+    // A service with a Service, an autoscaler and a route, as an Ingress and then as an HTTPRoute (the fake
+    // serves the Gateway API from here on), each then removed: every verb of the new kinds.
+    fake.serve_gateway_api();
+    op::create(
+        &fake,
+        "front",
+        json!({
+            "image": "registry.example/front:1",
+            "replicas": 2,
+            "ports": [{"name": "http", "containerPort": 8080}],
+            "resources": {"requests": {"cpu": "100m"}},
+            "autoscaling": {"minReplicas": 2, "maxReplicas": 4, "cpuUtilization": 60},
+            "route": {"host": "front.example.com", "ingressClassName": "nginx"},
+        }),
+    );
+    op::eventually(&fake, "front Ready", 30, |f| op::is_ready(f, "front")).await;
+    fake.merge_patch(
+        &op::ssvc(),
+        Some(NS),
+        "front",
+        "kubectl",
+        json!({"spec": {"route": {"ingressClassName": null, "gatewayRef": {"name": "public"}}}}),
+        false,
+    )
+    .expect("route through a Gateway");
+    op::eventually(&fake, "the Ingress replaced by an HTTPRoute", 30, |f| {
+        f.count(&RequestFilter::writes().resource("ingresses").verb("delete")) > 0
+            && f.count(&RequestFilter::writes().resource("httproutes").verb("apply")) > 0
+    })
+    .await;
+    fake.merge_patch(
+        &op::ssvc(),
+        Some(NS),
+        "front",
+        "kubectl",
+        json!({"spec": {"ports": null, "route": null, "autoscaling": null}}),
+        false,
+    )
+    .expect("unexpose");
+    op::eventually(
+        &fake,
+        "Service, autoscaler and HTTPRoute deleted",
+        30,
+        |f| {
+            ["services", "horizontalpodautoscalers", "httproutes"]
+                .iter()
+                .all(|r| f.count(&RequestFilter::writes().resource(r).verb("delete")) > 0)
+        },
+    )
     .await;
     // A graceful stop releases the Lease.
     operator.stop().await.expect("the operator stops cleanly");

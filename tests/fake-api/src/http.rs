@@ -122,6 +122,12 @@ fn resource_list(st: &State, group: &str, version: &str) -> Option<Value> {
                 "kind": k.kind, "verbs": ["get", "patch", "update"],
             }));
         }
+        if k.scale.is_some() {
+            resources.push(json!({
+                "name": format!("{}/scale", k.plural), "singularName": "", "namespaced": k.namespaced,
+                "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"],
+            }));
+        }
     }
     Some(json!({
         "kind": "APIResourceList", "apiVersion": "v1",
@@ -592,6 +598,51 @@ impl RequestCtx<'_> {
             .expect("response"))
     }
 
+    /// `GET`, `PUT` and merge `PATCH` of `.../scale` (see `scale`).
+    fn scale(
+        &self,
+        st: &mut State,
+        verb: &str,
+        kind: &KindInfo,
+        ns: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<(u16, Value), ApiError> {
+        let name = name.ok_or_else(not_found_route)?;
+        let body = || -> Result<Value, ApiError> {
+            match verb {
+                "update" => self.json_body(),
+                "patch" if self.ctype.starts_with("application/merge-patch+json") => {
+                    let mut scale = st.get_scale(kind, ns, name)?;
+                    super::patch::merge_patch(&mut scale, &self.json_body()?);
+                    Ok(scale)
+                }
+                _ => Err(ApiError::new(
+                    415,
+                    "UnsupportedMediaType",
+                    "this fake serves the scale subresource with get, update and merge patch only",
+                )),
+            }
+        };
+        if verb == "get" {
+            return Ok((200, st.get_scale(kind, ns, name)?));
+        }
+        let scale = body()?;
+        let replicas = scale
+            .pointer("/spec/replicas")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let rv = scale
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .filter(|_| verb == "update")
+            .map(String::from);
+        let ctx = self.write_ctx(Some("scale"));
+        Ok((
+            200,
+            st.update_scale(kind, ns, name, replicas, rv.as_deref(), &ctx)?,
+        ))
+    }
+
     fn resource(
         &self,
         verb: &str,
@@ -600,13 +651,21 @@ impl RequestCtx<'_> {
         name: Option<&str>,
         sub: Option<&str>,
     ) -> Result<(u16, Value), ApiError> {
-        if sub.is_some_and(|s| s != "status" || !kind.status_subresource) {
+        let served_sub = |s: &str| match s {
+            "status" => kind.status_subresource,
+            "scale" => kind.scale.is_some(),
+            _ => false,
+        };
+        if sub.is_some_and(|s| !served_sub(s)) {
             return Err(not_found_route());
         }
         if kind.namespaced && ns.is_none() && !matches!(verb, "list" | "watch") {
             return Err(not_found_route());
         }
         let mut st = self.inner.state.lock().expect("state lock");
+        if sub == Some("scale") {
+            return self.scale(&mut st, verb, kind, ns, name);
+        }
         let name_req = || {
             name.ok_or_else(|| {
                 ApiError::new(

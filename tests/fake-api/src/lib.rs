@@ -35,10 +35,12 @@
 //! (routing, the service, responses).
 
 mod defaults;
+mod expose_defaults;
 mod faults;
 mod fields;
 mod http;
 mod patch;
+mod scale;
 mod selector;
 mod ssa;
 mod store;
@@ -608,7 +610,17 @@ fn builtin_kinds() -> Vec<KindInfo> {
         KindInfo::new("", "v1", "Pod", "pods").with_status(),
         KindInfo::new("", "v1", "Service", "services").with_status(),
         KindInfo::new("", "v1", "ServiceAccount", "serviceaccounts"),
-        KindInfo::new("apps", "v1", "Deployment", "deployments").with_status(),
+        KindInfo::new("apps", "v1", "Deployment", "deployments")
+            .with_status()
+            .with_scale(".spec.replicas", ".status.replicas", None),
+        KindInfo::new(
+            "autoscaling",
+            "v2",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+        )
+        .with_status(),
+        KindInfo::new("networking.k8s.io", "v1", "Ingress", "ingresses").with_status(),
         KindInfo::new(
             "policy",
             "v1",

@@ -11,8 +11,10 @@
 
 use super::RequestRecord;
 use super::defaults;
+use super::expose_defaults;
 use super::faults::{FaultRule, Rng};
 use super::patch;
+use super::scale::ScalePaths;
 use super::selector::{FieldSelector, LabelSelector};
 use super::ssa::{self, Actor};
 use super::validate;
@@ -117,6 +119,8 @@ pub struct KindInfo {
     pub plural: String,
     pub namespaced: bool,
     pub status_subresource: bool,
+    /// The scale subresource, when the kind has one.
+    pub scale: Option<Box<ScalePaths>>,
 }
 
 impl KindInfo {
@@ -128,7 +132,17 @@ impl KindInfo {
             plural: plural.into(),
             namespaced: true,
             status_subresource: false,
+            scale: None,
         }
+    }
+    /// A scale subresource over these paths (`None` selector: from `spec.selector`).
+    pub fn with_scale(mut self, spec: &str, status: &str, selector: Option<&str>) -> Self {
+        self.scale = Some(Box::new(ScalePaths {
+            spec_replicas: spec.into(),
+            status_replicas: status.into(),
+            label_selector: selector.map(String::from),
+        }));
+        self
     }
     pub fn cluster_scoped(mut self) -> Self {
         self.namespaced = false;
@@ -153,6 +167,10 @@ impl KindInfo {
             plural: spec.pointer("/names/plural")?.as_str()?.into(),
             namespaced: spec.get("scope").and_then(Value::as_str) != Some("Cluster"),
             status_subresource: v.pointer("/subresources/status").is_some(),
+            scale: v
+                .pointer("/subresources/scale")
+                .and_then(ScalePaths::from_crd)
+                .map(Box::new),
         })
     }
     /// Kinds the API server compiles in (as opposed to custom resources, which e.g. do not
@@ -161,6 +179,8 @@ impl KindInfo {
         matches!(
             self.group.as_str(),
             "" | "apps"
+                | "autoscaling"
+                | "networking.k8s.io"
                 | "policy"
                 | "coordination.k8s.io"
                 | "events.k8s.io"
@@ -282,6 +302,8 @@ pub(crate) struct State {
     /// ticker (see `FakeApi::simulate_staged_rollouts`) instead of all at once.
     pub sim_staged: bool,
     pub sim_pvcs: bool,
+    /// The HorizontalPodAutoscaler controller (see `scale`).
+    pub sim_autoscalers: bool,
     pub requests: Vec<RequestRecord>,
     pub faults: Vec<FaultRule>,
     pub down: bool,
@@ -370,6 +392,7 @@ impl State {
             sim_deployments: false,
             sim_staged: false,
             sim_pvcs: false,
+            sim_autoscalers: false,
             requests: Vec::new(),
             faults: Vec::new(),
             down: false,
@@ -615,6 +638,8 @@ impl State {
         }
         validate::normalize_secret(k, &mut new);
         defaults::apply(k, &mut new);
+        expose_defaults::apply(k, &mut new);
+        expose_defaults::allocate(k, (&key.2, &key.3), old, &mut new);
         if let Some(old) = old {
             let g = old
                 .pointer("/metadata/generation")
@@ -835,7 +860,7 @@ impl State {
 
     /// The shared update pipeline. `apply` carries the apply configuration; otherwise
     /// `cand` is the full desired object (PUT body or patched object).
-    fn write_existing(
+    pub(crate) fn write_existing(
         &mut self,
         k: &KindInfo,
         key: Key,
@@ -1095,8 +1120,14 @@ impl State {
         {
             self.register(ki);
         }
-        if ctx.subresource.is_some() {
+        if ctx.subresource.as_deref() == Some("status") {
             return;
+        }
+        if self.sim_autoscalers
+            && k.group == "autoscaling"
+            && k.plural == "horizontalpodautoscalers"
+        {
+            self.sim_autoscaler(&obj);
         }
         if self.sim_deployments && k.group == "apps" && k.plural == "deployments" {
             self.sim_deployment(k, &key);
