@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod observe;
 pub mod planning;
 pub mod quantity;
+pub mod references;
 pub mod render;
 pub mod runner;
 pub mod server;

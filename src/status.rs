@@ -30,6 +30,9 @@ pub enum Outcome {
     NameConflict(String),
     /// The API server rejected a write; retrying will not help.
     Rejected(String),
+    /// A referenced ConfigMap or Secret (`config.from`, `secret.from`) does not exist: the
+    /// Deployment was not changed; the message names every missing object.
+    ReferenceMissing(String),
 }
 
 /// Everything status is computed from.
@@ -196,6 +199,19 @@ pub fn compute(inputs: &Inputs<'_>) -> StatelessServiceStatus {
             ),
             (true, "ApplyRejected", msg.clone()),
         ),
+        Outcome::ReferenceMissing(msg) => (
+            (false, "ReferenceMissing", msg.clone()),
+            (
+                true,
+                "ReferenceMissing",
+                format!("waiting for the referenced objects to exist: {msg}"),
+            ),
+            (
+                false,
+                "ReferenceMissing",
+                "no error: converges once they exist".to_string(),
+            ),
+        ),
         Outcome::Paused => {
             let (ok, why) = match &pending {
                 None => (
@@ -328,7 +344,10 @@ fn decisive(status: &StatelessServiceStatus) -> StatelessServiceStatus {
     s.available_replicas = None;
     s.replica_summary = None;
     for c in &mut s.conditions {
-        c.message.clear();
+        // Which referenced objects are missing is what a reader acts on, not progress detail.
+        if c.reason != "ReferenceMissing" {
+            c.message.clear();
+        }
     }
     s
 }

@@ -1247,3 +1247,6 @@ async fn cluster_scale() {
     );
     op.stop().await;
 }
+
+#[path = "cluster/identity.rs"]
+mod identity;

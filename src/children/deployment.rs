@@ -28,6 +28,14 @@ use crate::crd::{AccessMode, ScratchSpec, StatelessServiceSpec};
 use crate::planning::{Violation, contract_violations};
 use crate::validate::Valid;
 
+mod extra;
+mod identity;
+mod references;
+
+pub use extra::SIDECAR_RESTART_POLICY;
+pub use identity::{ROOT_CA_CONFIG_MAP, TOKEN_VOLUME};
+pub use references::{config_volume, secret_volume};
+
 /// Name of the one application container.
 pub const CONTAINER_NAME: &str = "app";
 /// Where the scratch emptyDir is mounted.
@@ -129,7 +137,10 @@ fn pod_spec(valid: Valid<'_>) -> PodSpec {
     let security = spec.pod_security.clone().unwrap_or_default();
     PodSpec {
         containers: vec![container(valid)],
+        init_containers: extra::init_containers(spec, &volume_mounts(valid)),
         volumes: Some(volumes(valid)),
+        service_account_name: identity::service_account_name(spec, valid.name()),
+        // Never the kubelet's token volume; a projected one when asked for (see `identity`).
         automount_service_account_token: Some(false),
         // Set explicitly (not left to defaults) so that the operator owns these fields and a
         // forced apply takes them back from anyone who flips them.
@@ -205,6 +216,7 @@ fn container(valid: Valid<'_>) -> Container {
             ..EnvFromSource::default()
         });
     }
+    env_from.extend(references::env_from(spec));
     let ports: Vec<_> = spec
         .ports
         .iter()
@@ -251,6 +263,8 @@ fn volume_mounts(valid: Valid<'_>) -> Vec<VolumeMount> {
     if let Some(storage) = &spec.storage {
         mounts.push(mount(volumes::DATA, &storage.mount_path, false));
     }
+    mounts.extend(references::mounts(spec));
+    mounts.extend(identity::token_mount(spec));
     mounts
 }
 
@@ -301,5 +315,7 @@ fn volumes(valid: Valid<'_>) -> Vec<Volume> {
             ..Volume::default()
         });
     }
+    out.extend(references::volumes(spec));
+    out.extend(identity::token_volume(spec));
     out
 }

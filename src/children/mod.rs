@@ -107,6 +107,8 @@ registry::registry! {
     config_map: ConfigMap,
     secret: Secret,
     claim: Claim,
+    service_account: ServiceAccount,
+    network_policy: NetworkPolicy,
     deployment: Deployment,
     disruption_budget: DisruptionBudget,
 }
@@ -152,6 +154,8 @@ mod tests {
                 "ConfigMap",
                 "Secret",
                 "PersistentVolumeClaim",
+                "ServiceAccount",
+                "NetworkPolicy",
                 "Deployment",
                 "PodDisruptionBudget"
             ]

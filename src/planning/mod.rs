@@ -14,6 +14,7 @@
 
 mod contract;
 mod drift;
+mod hold;
 
 use std::collections::BTreeMap;
 
@@ -22,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 pub use contract::{Violation, contract_violations, managers_of, removal_patch};
 pub use drift::{Difference, differences, needs_apply};
+pub use hold::hold;
 
 use crate::build::{Children, LABEL_MANAGED_BY, LABEL_SERVICE, MANAGER};
 use crate::children::{ChildKind, REGISTRY};

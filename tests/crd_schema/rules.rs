@@ -450,7 +450,10 @@ fn allowed_variants_pass_both() {
 #[test]
 fn the_main_container_name_in_cel_is_builds() {
     let spec = &schema()["properties"]["spec"]["properties"];
-    let expected = format!("self != '{}'", stateless_operator::children::deployment::CONTAINER_NAME);
+    let expected = format!(
+        "self != '{}'",
+        stateless_operator::children::deployment::CONTAINER_NAME
+    );
     for list in ["sidecars", "initContainers"] {
         let rules = &spec[list]["items"]["properties"]["name"]["x-kubernetes-validations"];
         assert!(

@@ -246,7 +246,7 @@ fn every_rbac_rule_has_a_why_comment() {
             );
         }
     }
-    assert_eq!(rules, 11, "9 operator rules + 2 lease rules");
+    assert_eq!(rules, 13, "11 operator rules + 2 lease rules");
 }
 
 #[test]

@@ -332,6 +332,7 @@ async fn handle(
         method: parts.method.to_string(),
         path: path.clone(),
         query: query.clone(),
+        metadata_only: accept.contains("as=PartialObjectMetadata"),
     };
 
     // Transport-level failure and routing, then fault selection, all under the lock.
