@@ -13,7 +13,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde_json::{Value, json};
-use support::fake_api::{FakeApi, RequestFilter, ResourceRef};
+use support::fake_api::{FakeApi, FaultRule, RequestFilter, ResourceRef};
 use support::operator::*;
 
 fn fast_resync() -> stateless_operator::controller::Settings {
@@ -519,4 +519,29 @@ async fn referenced_data_rolls_the_pods_and_unrelated_objects_cost_nothing() {
         "a referenced object is never written"
     );
     op.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn readiness_waits_for_the_watches_of_referenced_objects() {
+    let fake = cluster();
+    fake.inject(
+        FaultRule::hold_response(Duration::from_secs(2))
+            .verb("list")
+            .resource("secrets")
+            .metadata_only(),
+    );
+    let op = start(&fake, settings());
+    eventually(&fake, "the metadata-only list of Secrets", 10, |f| {
+        f.requests()
+            .iter()
+            .any(|r| r.verb == "list" && r.resource == "secrets" && r.metadata_only)
+    })
+    .await;
+    assert_eq!(
+        http_status(&op, "/readyz").await,
+        503,
+        "the watch of referenced Secrets is still listing"
+    );
+    readyz_becomes(&op, 200, 30).await;
+    op.stop().await.expect("clean stop");
 }

@@ -378,7 +378,8 @@ async fn handle(
                 &rec.resource,
                 rec.subresource.as_deref(),
                 rec.name.as_deref(),
-            ) && (f.probability >= 1.0 || fault_rng.next_f64() < f.probability)
+            ) && f.metadata_only.is_none_or(|m| m == rec.metadata_only)
+                && (f.probability >= 1.0 || fault_rng.next_f64() < f.probability)
             {
                 if let Some(n) = f.remaining.as_mut() {
                     *n -= 1;
