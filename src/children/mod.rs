@@ -142,6 +142,12 @@ mod tests {
                 "secret": {"generate": [{"key": "token", "length": 16}]},
                 "storage": {"size": "1Gi", "mountPath": "/data", "accessMode": "ReadWriteMany", "reclaimPolicy": "Retain"},
             })),
+            service(json!({
+                "image": "x", "ports": [{"name": "http", "containerPort": 8080}],
+                "serviceAccount": {"annotations": {"a": "b"}, "automountToken": true},
+                "network": {"isolation": "Ingress", "egress": [{"ports": [{"port": 443}]}]},
+                "sidecars": [{"name": "proxy", "image": "p"}],
+            })),
         ]
     }
 
