@@ -17,8 +17,9 @@
 //!   GET) only when the two versions differ, so a re-sync of converged services costs no request,
 //!   and a change of the data (a new resourceVersion) costs one GET and rolls the pods. After the
 //!   operator restarts, each referenced object is read once.
-//! - A watch re-list (after a 410) delivers no deletions: the referenced objects it did not list
-//!   are marked absent at its end, and their services triggered.
+//! - A watch re-list (after a 410) delivers no deletions: the referenced objects the watch had
+//!   reported present and the re-list did not list are marked absent at its end, and their
+//!   services triggered.
 //! - The digest is a SHA-256 over the data (length-prefixed keys and values), the same in every
 //!   process, so a restarted or newly elected operator computes the same config hash and rolls
 //!   no pod. It is only ever kept in memory and fed into the config hash, an HMAC keyed by the
@@ -163,11 +164,6 @@ impl Index {
     pub fn tracked_services(&self) -> impl Iterator<Item = &(String, String)> {
         self.by_service.keys()
     }
-
-    /// Every referenced object.
-    pub fn objects(&self) -> impl Iterator<Item = &RefKey> {
-        self.by_object.keys()
-    }
 }
 
 /// What the watch last reported about an object.
@@ -268,7 +264,10 @@ pub enum WatchEvent {
 struct State {
     index: Index,
     known: HashMap<RefKey, Known>,
-    /// Per kind, the referenced objects a running list has reported so far.
+    /// Per kind, while a list runs: the referenced objects the watch had reported present
+    /// when it started and the list has not reported yet (what is left at its end is gone).
+    /// Only those: an object first seen during the list (or first read then) is not judged by
+    /// a list that may have passed it before anyone referenced it.
     listing: HashMap<RefKind, HashSet<RefKey>>,
     /// The services a running re-list of StatelessServices has reported so far.
     services_listing: Option<HashSet<(String, String)>>,
@@ -367,7 +366,15 @@ impl References {
             };
             match event {
                 WatchEvent::Init => {
-                    state.listing.insert(kind, HashSet::new());
+                    let expected: HashSet<RefKey> = state
+                        .known
+                        .iter()
+                        .filter(|(k, known)| {
+                            k.kind == kind && matches!(known.seen, Some(Seen::Present(_)))
+                        })
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    state.listing.insert(kind, expected);
                 }
                 WatchEvent::Apply {
                     namespace,
@@ -380,8 +387,8 @@ impl References {
                         namespace,
                         name,
                     };
-                    if listed && state.index.contains(&key) {
-                        state.listing.entry(kind).or_default().insert(key.clone());
+                    if listed && let Some(expected) = state.listing.get_mut(&kind) {
+                        expected.remove(&key);
                     }
                     update(state, key, Seen::Present(resource_version));
                 }
@@ -394,14 +401,7 @@ impl References {
                     update(state, key, Seen::Absent);
                 }
                 WatchEvent::InitDone => {
-                    let listed = state.listing.remove(&kind).unwrap_or_default();
-                    let unlisted: Vec<RefKey> = state
-                        .index
-                        .objects()
-                        .filter(|k| k.kind == kind && !listed.contains(*k))
-                        .cloned()
-                        .collect();
-                    for key in unlisted {
+                    for key in state.listing.remove(&kind).unwrap_or_default() {
                         update(state, key, Seen::Absent);
                     }
                 }

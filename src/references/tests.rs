@@ -170,6 +170,35 @@ fn a_relist_marks_what_it_did_not_list_as_deleted() {
 }
 
 #[test]
+fn a_list_does_not_judge_what_it_may_have_passed_before_it_was_referenced() {
+    // The first list reports `shared` before the services' watch has put the service in the
+    // index; a reconcile then reads it. The end of the list must not mark it absent, or every
+    // re-sync would read it again.
+    let refs = References::new();
+    refs.on_event(RefKind::ConfigMap, WatchEvent::Init);
+    refs.on_event(RefKind::ConfigMap, apply("shared", "7", true));
+    refs.track_service("ns", "web", Some(&referencing(&["shared"])));
+    refs.with(|s| {
+        s.known
+            .entry(key(RefKind::ConfigMap, "shared"))
+            .or_default()
+            .record(Read::Found {
+                resource_version: "7".into(),
+                digest: [0; 32],
+            })
+    });
+    assert!(
+        refs.on_event(RefKind::ConfigMap, WatchEvent::InitDone)
+            .is_empty()
+    );
+    let known = refs.with(|s| s.known.get(&key(RefKind::ConfigMap, "shared")).cloned());
+    assert!(
+        known.is_some_and(|k| k.current().is_some()),
+        "no read needed"
+    );
+}
+
+#[test]
 fn services_missing_from_a_relist_are_forgotten() {
     let refs = References::new();
     refs.track_service("ns", "web", Some(&referencing(&["a"])));
@@ -226,17 +255,24 @@ fn a_missing_reference_is_not_ready_and_names_the_object() {
 
     let message = "ConfigMap ns/x referenced by config.from does not exist";
     let now = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
-    let new = status::compute(&status::Inputs {
-        generation: Some(1),
-        previous: None,
-        now,
-        desired_replicas: 1,
-        deployment: None,
-        claim_name: None,
-        claim: None,
-        config_hash: None,
-        outcome: Outcome::ReferenceMissing(message.to_string()),
-    });
+    let compute = |previous, message: &str| {
+        status::compute(&status::Inputs {
+            generation: Some(1),
+            previous,
+            now: now.clone(),
+            desired_replicas: 1,
+            deployment: None,
+            claim_name: None,
+            claim: None,
+            config_hash: None,
+            outcome: Outcome::ReferenceMissing(message.to_string()),
+        })
+    };
+    let both = format!("{message}; Secret ns/y referenced by secret.from does not exist");
+    let first = compute(None, &both);
+    let new = compute(Some(&first), message);
+    // Which objects are missing is written at once, not held back as progress detail.
+    assert!(status::worth_writing(Some(&first), &new, &now));
     let get = |t: &str| new.conditions.iter().find(|c| c.type_ == t).unwrap();
     assert_eq!(
         (
