@@ -545,3 +545,36 @@ async fn readiness_waits_for_the_watches_of_referenced_objects() {
     readyz_becomes(&op, 200, 30).await;
     op.stop().await.expect("clean stop");
 }
+
+/// The defaults `pkg/apis/networking/v1/defaults.go` applies, which the tests above rely on
+/// not to look like drift: `policyTypes` from the rules when omitted, `protocol: TCP`.
+#[test]
+fn the_fake_defaults_network_policies_as_the_api_server_does() {
+    let fake = cluster();
+    let np = |name: &str, spec: Value| {
+        fake.create(
+            &ResourceRef::of::<NetworkPolicy>(),
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                   "metadata": {"name": name, "namespace": NS}, "spec": spec}),
+        )
+        .expect("create NetworkPolicy")
+    };
+    let ingress = np(
+        "a",
+        json!({"podSelector": {}, "ingress": [{"ports": [{"port": 80}]}]}),
+    );
+    assert_eq!(ingress["spec"]["policyTypes"], json!(["Ingress"]));
+    assert_eq!(ingress["spec"]["ingress"][0]["ports"][0]["protocol"], "TCP");
+    let egress = np(
+        "b",
+        json!({"podSelector": {}, "egress": [{"ports": [{"port": 53, "protocol": "UDP"}]}]}),
+    );
+    assert_eq!(egress["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+    assert_eq!(egress["spec"]["egress"][0]["ports"][0]["protocol"], "UDP");
+    let explicit = np("c", json!({"podSelector": {}, "policyTypes": ["Egress"]}));
+    assert_eq!(
+        explicit["spec"]["policyTypes"],
+        json!(["Egress"]),
+        "kept when given"
+    );
+}
