@@ -1,11 +1,12 @@
 //! `<name>`: the Deployment, where the statelessness contract is written down.
 //!
 //! A read-only root filesystem, `/tmp` as a size-limited emptyDir, the data claim as the only
-//! other writable mount, config and secret mounted read-only, restricted Pod Security settings,
-//! no service-account token. What others add to a live Deployment against the contract
-//! (volumes, containers, mounts, capabilities) is found by [`crate::planning::contract_violations`]
-//! and stripped. The pod template carries the config hash, so pods roll when config or secret
-//! data changes.
+//! other writable mount, config and secret (ours and the referenced ones) mounted read-only,
+//! restricted Pod Security settings, no service-account token but the projected one asked for,
+//! and declared sidecars and init containers under the same rules (the `deployment/` files).
+//! What others add to a live Deployment against the contract (volumes, containers, mounts,
+//! capabilities) is found by [`crate::planning::contract_violations`] and stripped. The pod
+//! template carries the config hash, so pods roll when config or secret data changes.
 
 use std::collections::BTreeMap;
 
