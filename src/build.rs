@@ -73,6 +73,18 @@ pub struct Observed<'a> {
     pub secret_data: Option<&'a BTreeMap<String, ByteString>>,
     /// The live Secret's [`ANNOTATION_GENERATED_KEYS`].
     pub generated_keys: Option<&'a str>,
+    /// Digests of the referenced objects other tools own (`config.from`, `secret.from`), which
+    /// count in the config hash; see `crate::references`.
+    pub external: &'a [ExternalDigest],
+}
+
+/// The data of one referenced object, as a digest (the data itself is never kept).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExternalDigest {
+    /// Where it comes from, e.g. `secret.from/db-credentials`.
+    pub source: String,
+    /// A keyed digest of its data.
+    pub digest: [u8; 32],
 }
 
 /// What every kind's builder gets.
@@ -125,10 +137,11 @@ pub fn build(
         .get(CONFIG_HASH_KEY)
         .map(|k| k.0.as_slice())
         .unwrap_or_default();
-    let config_hash = config_hash(
+    let config_hash = config_hash_with(
         key,
         &merged(observed.config_data, config_map::data(valid).as_ref()),
         &merged(observed.secret_data, Some(&secret_data)),
+        observed.external,
     );
     Children::build_each(&Inputs {
         valid,
@@ -217,6 +230,18 @@ pub fn config_hash(
     config: &BTreeMap<String, String>,
     secret: &BTreeMap<String, ByteString>,
 ) -> String {
+    config_hash_with(key, config, secret, &[])
+}
+
+/// [`config_hash`] over the service's own data and the digests of the objects it references
+/// (in spec order). Without references it is exactly [`config_hash`], so adding the feature
+/// rolls no pod.
+pub fn config_hash_with(
+    key: &[u8],
+    config: &BTreeMap<String, String>,
+    secret: &BTreeMap<String, ByteString>,
+    external: &[ExternalDigest],
+) -> String {
     let mut mac = keyed_mac(key);
     let mut field = |tag: &[u8], bytes: &[u8]| {
         mac.update(tag);
@@ -230,6 +255,10 @@ pub fn config_hash(
     for (k, v) in secret.iter().filter(|(k, _)| k.as_str() != CONFIG_HASH_KEY) {
         field(b"sk", k.as_bytes());
         field(b"sv", &v.0);
+    }
+    for e in external {
+        field(b"xs", e.source.as_bytes());
+        field(b"xd", &e.digest);
     }
     let tag = mac.finalize().into_bytes();
     let hex: String = tag.iter().take(10).map(|b| format!("{b:02x}")).collect();
@@ -262,6 +291,22 @@ mod tests {
         let mut mac = keyed_mac(key);
         mac.update(data);
         hex(&mac.finalize().into_bytes())
+    }
+
+    #[test]
+    fn references_count_in_the_config_hash_and_nothing_changes_without_them() {
+        let config = BTreeMap::from([("a".to_string(), "1".to_string())]);
+        let secret = BTreeMap::new();
+        let plain = config_hash(b"k", &config, &secret);
+        assert_eq!(config_hash_with(b"k", &config, &secret, &[]), plain);
+        let digest = |d: u8| ExternalDigest {
+            source: "config.from/shared".to_string(),
+            digest: [d; 32],
+        };
+        let one = config_hash_with(b"k", &config, &secret, &[digest(1)]);
+        assert_ne!(one, plain);
+        assert_ne!(one, config_hash_with(b"k", &config, &secret, &[digest(2)]));
+        assert_eq!(one, config_hash_with(b"k", &config, &secret, &[digest(1)]));
     }
 
     #[test]

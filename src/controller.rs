@@ -36,6 +36,7 @@ use crate::metrics::Metrics;
 use crate::observe::{Observed, Stores};
 use crate::planning;
 use crate::served::{self, Served};
+use crate::references::{self, RefKind, References};
 use crate::status::{self, Outcome};
 use crate::validate;
 
@@ -72,6 +73,8 @@ pub struct Context {
     client: Client,
     writer: Writer,
     stores: Stores,
+    /// Referenced objects other tools own (see [`crate::references`]).
+    references: Arc<References>,
     /// Which caches completed their first list (bits of [`Cache`]).
     synced: watch::Receiver<u32>,
     metrics: Metrics,
@@ -142,11 +145,15 @@ pub async fn run_controller(
     // Built by hand rather than with `Controller::new`: the cache of services is stripped like
     // the child caches, and triggers come from [`main_triggers`] (see there why).
     let (main_reader, main_writer) = reflector::store();
-    let services = reflector::reflector(
-        main_writer,
-        watcher(main_api, watcher::Config::default())
-            .default_backoff()
-            .modify(strip_unread),
+    let references = Arc::new(References::new());
+    let services = references::track(
+        reflector::reflector(
+            main_writer,
+            watcher(main_api, watcher::Config::default())
+                .default_backoff()
+                .modify(strip_unread),
+        ),
+        references.clone(),
     );
     let main_triggers = main_triggers(services, main_reader.clone(), sync.clone());
 
@@ -183,7 +190,28 @@ pub async fn run_controller(
     for triggers in child_triggers {
         controller = controller.reconcile_on(triggers);
     }
+    let namespace = settings.namespace.as_deref();
+    let listed = |cache: Cache| {
+        let sync = sync.clone();
+        move || {
+            mark_synced(&sync, cache);
+        }
+    };
     let controller = controller
+        .reconcile_on(references::watch::<k8s_openapi::api::core::v1::ConfigMap>(
+            &client,
+            namespace,
+            RefKind::ConfigMap,
+            references.clone(),
+            listed(Cache::REFERENCED_CONFIG_MAPS),
+        ))
+        .reconcile_on(references::watch::<k8s_openapi::api::core::v1::Secret>(
+            &client,
+            namespace,
+            RefKind::Secret,
+            references.clone(),
+            listed(Cache::REFERENCED_SECRETS),
+        ))
         .reconcile_on(retry_rx)
         .graceful_shutdown_on(stop.clone());
 
@@ -206,6 +234,7 @@ pub async fn run_controller(
         writer: Writer::new(client.clone(), metrics.clone(), recorder),
         client,
         stores,
+        references,
         synced,
         metrics,
         settings,
@@ -236,19 +265,24 @@ pub async fn run_controller(
     prober.abort();
 }
 
-/// A cache whose first list readiness waits for, as its bit: the services' cache, and one per
-/// registered child kind (bit `1 + kind as usize`).
+/// A cache whose first list readiness waits for, as its bit: the services' cache, one per
+/// registered child kind (bit `1 + kind as usize`), and the two metadata watches of referenced
+/// objects (the bits after those).
 #[derive(Clone, Copy, Debug)]
 struct Cache(u32);
 
-// One bit for the services and one per kind must fit the `u32` of the sync channel.
-const _: () = assert!(ChildKind::ALL.len() < 32);
+// One bit for the services, one per kind and two for references must fit the `u32`.
+const _: () = assert!(ChildKind::ALL.len() + 3 <= 32);
 
 impl Cache {
     /// The StatelessServices' cache.
     const SERVICES: Cache = Cache(1);
+    /// The metadata watch of ConfigMaps (for `config.from`).
+    const REFERENCED_CONFIG_MAPS: Cache = Cache(1 << (1 + ChildKind::ALL.len()));
+    /// The metadata watch of Secrets (for `secret.from`).
+    const REFERENCED_SECRETS: Cache = Cache(1 << (2 + ChildKind::ALL.len()));
     /// Every cache synced.
-    const ALL: u32 = (1 << (1 + ChildKind::ALL.len())) - 1;
+    const ALL: u32 = (1 << (3 + ChildKind::ALL.len())) - 1;
 
     /// The cache of a child kind.
     fn of(kind: ChildKind) -> Cache {
@@ -531,8 +565,18 @@ pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Actio
     observed
         .confirm(&ctx.client, &namespace, &name, &service.spec, &missing)
         .await?;
-    let children = build::build(valid, &observed.build_inputs(), &mut OsRandom);
-    let (plan, _) = plan_writes(&children, &observed, &name, &uid, &missing)?;
+    let resolved = ctx
+        .references
+        .resolve(&ctx.client, &namespace, &service.spec)
+        .await?;
+    let mut inputs = observed.build_inputs();
+    inputs.external = &resolved.digests;
+    let children = build::build(valid, &inputs, &mut OsRandom);
+    let (mut plan, _) = plan_writes(&children, &observed, &name, &uid, &missing)?;
+    if !resolved.missing.is_empty() {
+        // Pods that cannot start are worse than pods with an old template.
+        planning::hold(&mut plan, ChildKind::Deployment);
+    }
     if !plan.conflicts.is_empty() {
         let outcome = Outcome::NameConflict(format!(
             "children's names are taken by objects stateless-operator does not own, which it leaves untouched: {}",
@@ -545,6 +589,10 @@ pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Actio
         Err(rejected) => return finish(&ctx, service, &observed, None, rejected).await,
     };
     observed.refresh(&executed);
+    if !resolved.missing.is_empty() {
+        let outcome = Outcome::ReferenceMissing(resolved.missing.join("; "));
+        return finish(&ctx, service, &observed, None, outcome).await;
+    }
     let outcome = if missing.is_empty() {
         Outcome::Applied {
             wrote: executed.writes > 0,
@@ -687,6 +735,8 @@ async fn finish(
         Outcome::ApiNotServed(_) => {
             Action::requeue(served::RECHECK_TTL + jittered(Duration::from_secs(1)))
         }
+        // The watch of referenced objects delivers their creation; this is a fallback.
+        Outcome::ReferenceMissing(_) => Action::requeue(Duration::from_secs(60)),
         Outcome::Paused => Action::requeue(jittered(ctx.settings.resync)),
         Outcome::Applied { .. } if ready => Action::requeue(jittered(ctx.settings.resync)),
         // Deployment and claim status changes arrive through the watches; this is a fallback.
@@ -810,6 +860,7 @@ mod tests {
     fn readiness_waits_for_the_services_and_every_registered_kind() {
         let bits: Vec<u32> = std::iter::once(Cache::SERVICES)
             .chain(ChildKind::ALL.iter().map(|k| Cache::of(*k)))
+            .chain([Cache::REFERENCED_CONFIG_MAPS, Cache::REFERENCED_SECRETS])
             .map(Cache::bit)
             .collect();
         let all = bits.iter().fold(0, |m, b| m | b);

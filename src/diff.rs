@@ -12,11 +12,13 @@ use kube::{Client, ResourceExt};
 use serde_json::Value;
 
 use crate::build::{self, OsRandom};
+use crate::children::ChildKind;
 use crate::controller;
 use crate::crd::StatelessService;
 use crate::error::{Error, request};
 use crate::observe::Observed;
-use crate::planning::Step;
+use crate::planning::{self, Step};
+use crate::references::References;
 use crate::validate;
 
 /// The preview for one StatelessService.
@@ -77,9 +79,24 @@ async fn diff_one(client: &Client, file: &StatelessService) -> Result<ServiceDif
         ));
     }
     let observed = Observed::read_all(client, &namespace, &name).await?;
-    let children = build::build(valid, &observed.build_inputs(), &mut OsRandom);
+    // No watch here: every referenced object is read once, as a restarted controller would.
+    let resolved = References::new()
+        .resolve(client, &namespace, &service.spec)
+        .await?;
+    let mut inputs = observed.build_inputs();
+    inputs.external = &resolved.digests;
+    let children = build::build(valid, &inputs, &mut OsRandom);
+    for missing in &resolved.missing {
+        result.changes.push(format!(
+            "! missing: {missing}; run holds the Deployment and reports ReferenceMissing"
+        ));
+    }
     let uid = service.metadata.uid.clone().unwrap_or_default();
-    let (plan, live_children) = controller::plan_writes(&children, &observed, &name, &uid, &[])?;
+    let (mut plan, live_children) =
+        controller::plan_writes(&children, &observed, &name, &uid, &[])?;
+    if !resolved.missing.is_empty() {
+        planning::hold(&mut plan, ChildKind::Deployment);
+    }
     for conflict in &plan.conflicts {
         result.changes.push(format!(
             "! conflict: {conflict}; run leaves it untouched and reports NameConflict"

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod observe;
 pub mod planning;
 pub mod quantity;
+pub mod references;
 pub mod render;
 pub mod runner;
 pub mod served;

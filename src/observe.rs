@@ -101,6 +101,8 @@ impl Observed {
                 .and_then(|s| s.metadata.annotations.as_ref())
                 .and_then(|a| a.get(ANNOTATION_GENERATED_KEYS))
                 .map(String::as_str),
+            // Referenced objects are not children: `crate::references` resolves them.
+            external: &[],
         }
     }
 

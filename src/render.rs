@@ -139,7 +139,8 @@ pub const NOTE: &str = "\
 # - the Secret's data: the operator generates the values of the generated keys (left out
 #   here; the keys are listed in its stateless.dev/generated-keys annotation);
 # - the pod template's stateless.dev/config-hash: the operator computes it from the live
-#   ConfigMap and Secret data (the value here comes from placeholders: never compare it);
+#   ConfigMap and Secret data and that of the objects config.from and secret.from name
+#   (the value here comes from placeholders and leaves those out: never compare it);
 # - ownerReferences: they need the live StatelessService's uid (left out here unless the
 #   file sets metadata.uid);
 # - the stateless.dev/desired-hash annotation the operator adds to every child it applies.

@@ -33,6 +33,9 @@ pub enum Outcome {
     /// Everything else was applied, but a kind the spec wants is not served by the cluster;
     /// the message names the API.
     ApiNotServed(String),
+    /// A referenced ConfigMap or Secret (`config.from`, `secret.from`) does not exist: the
+    /// Deployment was not changed; the message names every missing object.
+    ReferenceMissing(String),
 }
 
 /// Everything status is computed from.
@@ -213,6 +216,19 @@ pub fn compute(inputs: &Inputs<'_>) -> StatelessServiceStatus {
             ),
             (true, "ApplyRejected", msg.clone()),
         ),
+        Outcome::ReferenceMissing(msg) => (
+            (false, "ReferenceMissing", msg.clone()),
+            (
+                true,
+                "ReferenceMissing",
+                format!("waiting for the referenced objects to exist: {msg}"),
+            ),
+            (
+                false,
+                "ReferenceMissing",
+                "no error: converges once they exist".to_string(),
+            ),
+        ),
         Outcome::Paused => {
             let (ok, why) = match &pending {
                 None => (
@@ -347,7 +363,10 @@ fn decisive(status: &StatelessServiceStatus) -> StatelessServiceStatus {
     s.available_replicas = None;
     s.replica_summary = None;
     for c in &mut s.conditions {
-        c.message.clear();
+        // Which referenced objects are missing is what a reader acts on, not progress detail.
+        if c.reason != "ReferenceMissing" {
+            c.message.clear();
+        }
     }
     // A claim going from Pending to Bound is a step of the rollout like a pod becoming ready; a
     // lost claim is a decision (it also sets Stalled).

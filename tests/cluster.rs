@@ -1422,3 +1422,5 @@ async fn cluster_audit_of_a_namespace() {
 
 #[path = "cluster/expose.rs"]
 mod expose;
+#[path = "cluster/identity.rs"]
+mod identity;

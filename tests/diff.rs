@@ -164,3 +164,43 @@ async fn previews_the_service_autoscaler_route_and_the_replicas_hand_over() {
     assert!(hand_over < update, "the hand-over comes first: {text}");
     assert_eq!(fake.writes(), 0, "diff never writes");
 }
+
+#[tokio::test]
+async fn references_count_as_run_counts_them_and_a_missing_one_holds_the_deployment() {
+    let fake = cluster();
+    let spec = json!({"image": "x", "replicas": 1, "serviceAccount": {}, "network": {"isolation": "Ingress"},
+        "config": {"from": [{"name": "shared", "mountPath": "/etc/shared"}]}});
+    let client = fake.client();
+    let missing = format(&diff(&client, &[file_service(spec.clone())]).await.unwrap());
+    assert!(
+        missing
+            .contains("! missing: ConfigMap apps/shared referenced by config.from does not exist"),
+        "{missing}"
+    );
+    assert!(
+        missing.contains("+ create ServiceAccount apps/web"),
+        "{missing}"
+    );
+    assert!(
+        missing.contains("+ create NetworkPolicy apps/web"),
+        "{missing}"
+    );
+    assert!(!missing.contains("Deployment apps/web"), "held: {missing}");
+
+    fake.create(
+        &ResourceRef::of::<k8s_openapi::api::core::v1::ConfigMap>(),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared", "namespace": NS}, "data": {"a": "1"}}),
+    )
+    .unwrap();
+    let op = start(&fake, settings());
+    create(&fake, "web", spec.clone());
+    eventually(&fake, "web Ready", 20, |f| is_ready(f, "web")).await;
+    op.stop().await.unwrap();
+    // diff reads the referenced object as the controller does: the same config hash.
+    let same = diff(&client, &[file_service(spec)]).await.unwrap();
+    assert_eq!(format(&same), "StatelessService apps/web: no changes\n");
+    assert_eq!(
+        fake.count(&support::fake_api::RequestFilter::writes().name("shared")),
+        0
+    );
+}

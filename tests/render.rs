@@ -562,3 +562,44 @@ fn crd_command_prints_the_committed_crd() {
     .unwrap();
     assert_eq!(out.stdout, committed);
 }
+
+#[test]
+fn identity_isolation_sidecars_and_references_render_without_reading_them() {
+    let text = "apiVersion: stateless.dev/v1alpha1\nkind: StatelessService\n\
+        metadata: {name: web, namespace: apps}\nspec:\n  image: registry.example/web:1\n\
+        \x20 ports: [{name: http, containerPort: 8080}]\n\
+        \x20 config: {from: [{name: shared, mountPath: /etc/shared}]}\n\
+        \x20 secret: {from: [{name: db, env: true}]}\n\
+        \x20 serviceAccount: {automountToken: true, audience: vault}\n\
+        \x20 network: {isolation: Ingress}\n\
+        \x20 sidecars: [{name: proxy, image: 'proxy:1'}]\n";
+    let out = render_text(text);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let docs = documents(&out.stdout);
+    assert_eq!(
+        kinds(&docs),
+        [
+            "ConfigMap",
+            "Secret",
+            "ServiceAccount",
+            "NetworkPolicy",
+            "Deployment",
+            "PodDisruptionBudget"
+        ]
+    );
+    let pod = &docs[4]["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "web");
+    assert_eq!(pod["initContainers"][0]["restartPolicy"], "Always");
+    assert_eq!(pod["volumes"][1]["configMap"]["name"], "shared");
+    assert_eq!(
+        pod["containers"][0]["envFrom"][0]["secretRef"]["name"],
+        "db"
+    );
+    // The referenced objects are not rendered (they are not the operator's), and the note says
+    // the hash leaves them out.
+    assert!(
+        docs.iter()
+            .all(|d| d["metadata"]["name"] != "shared" && d["metadata"]["name"] != "db")
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("config.from and secret.from"));
+}

@@ -1,12 +1,14 @@
 //! `<name>`: the Deployment, where the statelessness contract is written down.
 //!
 //! A read-only root filesystem, `/tmp` as a size-limited emptyDir, the data claim as the only
-//! other writable mount, config and secret mounted read-only, restricted Pod Security settings,
-//! no service-account token. What others add to a live Deployment against the contract
-//! (volumes, containers, mounts, capabilities) is found by [`crate::planning::contract_violations`]
-//! and stripped. The pod template carries the config hash, so pods roll when config or secret
-//! data changes. With `autoscaling` it is built without `replicas` (the autoscaler owns them;
-//! see [`super::autoscaler`] for the hand-over), and it rolls with `rollout.maxSurge`.
+//! other writable mount, config and secret (ours and the referenced ones) mounted read-only,
+//! restricted Pod Security settings, no service-account token but the projected one asked for,
+//! and declared sidecars and init containers under the same rules (the `deployment/` files).
+//! What others add to a live Deployment against the contract (volumes, containers, mounts,
+//! capabilities) is found by [`crate::planning::contract_violations`] and stripped. The pod
+//! template carries the config hash, so pods roll when config or secret data changes. With
+//! `autoscaling` it is built without `replicas` (the autoscaler owns them; see
+//! [`super::autoscaler`] for the hand-over), and it rolls with `rollout.maxSurge`.
 
 use std::collections::BTreeMap;
 
@@ -28,6 +30,14 @@ use crate::build::{ANNOTATION_CONFIG_HASH, Inputs, labels, meta, selector};
 use crate::crd::{AccessMode, ScratchSpec, StatelessServiceSpec};
 use crate::planning::{Violation, contract_violations};
 use crate::validate::Valid;
+
+mod extra;
+mod identity;
+mod references;
+
+pub use extra::SIDECAR_RESTART_POLICY;
+pub use identity::{ROOT_CA_CONFIG_MAP, TOKEN_VOLUME};
+pub use references::{config_volume, secret_volume};
 
 /// Name of the one application container.
 pub const CONTAINER_NAME: &str = "app";
@@ -139,7 +149,10 @@ fn pod_spec(valid: Valid<'_>) -> PodSpec {
     let security = spec.pod_security.clone().unwrap_or_default();
     PodSpec {
         containers: vec![container(valid)],
+        init_containers: extra::init_containers(spec, &volume_mounts(valid)),
         volumes: Some(volumes(valid)),
+        service_account_name: identity::service_account_name(spec, valid.name()),
+        // Never the kubelet's token volume; a projected one when asked for (see `identity`).
         automount_service_account_token: Some(false),
         // Set explicitly (not left to defaults) so that the operator owns these fields and a
         // forced apply takes them back from anyone who flips them.
@@ -215,6 +228,7 @@ fn container(valid: Valid<'_>) -> Container {
             ..EnvFromSource::default()
         });
     }
+    env_from.extend(references::env_from(spec));
     let ports: Vec<_> = spec
         .ports
         .iter()
@@ -261,6 +275,8 @@ fn volume_mounts(valid: Valid<'_>) -> Vec<VolumeMount> {
     if let Some(storage) = &spec.storage {
         mounts.push(mount(volumes::DATA, &storage.mount_path, false));
     }
+    mounts.extend(references::mounts(spec));
+    mounts.extend(identity::token_mount(spec));
     mounts
 }
 
@@ -311,5 +327,7 @@ fn volumes(valid: Valid<'_>) -> Vec<Volume> {
             ..Volume::default()
         });
     }
+    out.extend(references::volumes(spec));
+    out.extend(identity::token_volume(spec));
     out
 }

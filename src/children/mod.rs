@@ -114,6 +114,8 @@ registry::registry! {
     config_map: ConfigMap,
     secret: Secret,
     claim: Claim,
+    service_account: ServiceAccount,
+    network_policy: NetworkPolicy,
     deployment: Deployment,
     disruption_budget: DisruptionBudget,
     service: Service,
@@ -163,6 +165,12 @@ mod tests {
                 "ports": [{"name": "http", "containerPort": 8080}],
                 "route": {"host": "web.example.com", "gatewayRef": {"name": "gw"}},
             })),
+            service(json!({
+                "image": "x", "ports": [{"name": "http", "containerPort": 8080}],
+                "serviceAccount": {"annotations": {"a": "b"}, "automountToken": true},
+                "network": {"isolation": "Ingress", "egress": [{"ports": [{"port": 443}]}]},
+                "sidecars": [{"name": "proxy", "image": "p"}],
+            })),
         ]
     }
 
@@ -175,6 +183,8 @@ mod tests {
                 "ConfigMap",
                 "Secret",
                 "PersistentVolumeClaim",
+                "ServiceAccount",
+                "NetworkPolicy",
                 "Deployment",
                 "PodDisruptionBudget",
                 "Service",

@@ -6,8 +6,6 @@
 
 use serde_json::{Value, json};
 
-use crate::children::deployment::CONTAINER_NAME;
-
 /// Something in a live Deployment that breaks the statelessness contract and that a forced
 /// apply cannot remove (it is owned by another field manager, so apply leaves it in place).
 #[derive(Clone, Debug, PartialEq)]
@@ -28,7 +26,10 @@ fn key_json(key: &str, value: &Value) -> String {
 }
 
 /// What the live Deployment has that the contract forbids: volumes, containers, init
-/// containers or volume mounts the operator did not declare, and added capabilities.
+/// containers (sidecars included) or volume mounts the operator did not declare, and added
+/// capabilities. Declared sidecars and init containers are told from injected ones by name: a
+/// container the desired Deployment lists is ours (any other difference in it is drift, set
+/// back by the forced apply), one it does not list is a violation.
 pub fn contract_violations(desired: &Value, live: &Value) -> Vec<Violation> {
     let mut out = Vec::new();
     let pod = "/spec/template/spec";
@@ -77,69 +78,98 @@ pub fn contract_violations(desired: &Value, live: &Value) -> Vec<Violation> {
             });
         }
     }
-    // Inside the application container: extra mounts and added capabilities.
-    let app = |v: &Value| -> Option<(usize, Value)> {
-        v.pointer(&format!("{pod}/containers"))?
-            .as_array()?
-            .iter()
-            .enumerate()
-            .find(|(_, c)| c.get("name").and_then(Value::as_str) == Some(CONTAINER_NAME))
-            .map(|(i, c)| (i, c.clone()))
-    };
-    if let (Some((_, want)), Some((index, have))) = (app(desired), app(live)) {
-        let wanted: Vec<&Value> = want
-            .get("volumeMounts")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m.get("mountPath"))
-            .collect();
-        let container_path = {
-            let mut p = base.clone();
-            p.push("f:containers".to_string());
-            p.push(key_json("name", &json!(CONTAINER_NAME)));
-            p
+    // Inside every declared container (the application container, the declared sidecars and
+    // init containers): extra mounts and added capabilities. Containers that are not declared
+    // were reported above as a whole.
+    for (list, noun) in [
+        ("containers", "container"),
+        ("initContainers", "init container"),
+    ] {
+        let declared = |v: &Value| -> Vec<(usize, Value)> {
+            v.pointer(&format!("{pod}/{list}"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .cloned()
+                .enumerate()
+                .collect()
         };
-        for (i, mount) in have
-            .get("volumeMounts")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let path = mount.get("mountPath").cloned().unwrap_or(Value::Null);
-            if wanted.contains(&&path) {
+        let live_containers = declared(live);
+        for (_, want) in declared(desired) {
+            let Some(name) = want.get("name").and_then(Value::as_str) else {
                 continue;
-            }
-            let mut managed_path = container_path.clone();
-            managed_path.push("f:volumeMounts".to_string());
-            managed_path.push(key_json("mountPath", &path));
-            out.push(Violation {
-                what: format!("volume mount {path} in container {CONTAINER_NAME}"),
-                pointer: format!("{pod}/containers/{index}/volumeMounts/{i}"),
-                test: ("mountPath".to_string(), path),
-                managed_path,
-            });
-        }
-        if let Some(added) = have
-            .pointer("/securityContext/capabilities/add")
-            .and_then(Value::as_array)
-            && !added.is_empty()
-        {
-            let mut managed_path = container_path;
-            managed_path.extend(["f:securityContext", "f:capabilities", "f:add"].map(String::from));
-            out.push(Violation {
-                what: format!(
-                    "added capabilities {} in container {CONTAINER_NAME}",
-                    Value::Array(added.clone())
-                ),
-                pointer: format!("{pod}/containers/{index}/securityContext/capabilities/add"),
-                test: (String::new(), Value::Array(added.clone())),
-                managed_path,
-            });
+            };
+            let Some((index, have)) = live_containers
+                .iter()
+                .find(|(_, c)| c.get("name").and_then(Value::as_str) == Some(name))
+            else {
+                continue;
+            };
+            container_violations(&base, (list, noun), name, &want, (*index, have), &mut out);
         }
     }
     out
+}
+
+/// Extra volume mounts and added capabilities in the live container `name` of `list` (at
+/// `index`) that the desired one lacks.
+fn container_violations(
+    base: &[String],
+    (list, noun): (&str, &str),
+    name: &str,
+    want: &Value,
+    (index, have): (usize, &Value),
+    out: &mut Vec<Violation>,
+) {
+    let pod = "/spec/template/spec";
+    let wanted: Vec<&Value> = want
+        .get("volumeMounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("mountPath"))
+        .collect();
+    let mut container_path = base.to_vec();
+    container_path.push(format!("f:{list}"));
+    container_path.push(key_json("name", &json!(name)));
+    for (i, mount) in have
+        .get("volumeMounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let path = mount.get("mountPath").cloned().unwrap_or(Value::Null);
+        if wanted.contains(&&path) {
+            continue;
+        }
+        let mut managed_path = container_path.clone();
+        managed_path.push("f:volumeMounts".to_string());
+        managed_path.push(key_json("mountPath", &path));
+        out.push(Violation {
+            what: format!("volume mount {path} in {noun} {name}"),
+            pointer: format!("{pod}/{list}/{index}/volumeMounts/{i}"),
+            test: ("mountPath".to_string(), path),
+            managed_path,
+        });
+    }
+    if let Some(added) = have
+        .pointer("/securityContext/capabilities/add")
+        .and_then(Value::as_array)
+        && !added.is_empty()
+    {
+        let mut managed_path = container_path;
+        managed_path.extend(["f:securityContext", "f:capabilities", "f:add"].map(String::from));
+        out.push(Violation {
+            what: format!(
+                "added capabilities {} in {noun} {name}",
+                Value::Array(added.clone())
+            ),
+            pointer: format!("{pod}/{list}/{index}/securityContext/capabilities/add"),
+            test: (String::new(), Value::Array(added.clone())),
+            managed_path,
+        });
+    }
 }
 
 /// The JSON patch that removes violations, last index first so earlier indexes stay valid,
@@ -226,6 +256,67 @@ mod tests {
             ]
         );
         assert!(contract_violations(&desired, &live_of(&desired)).is_empty());
+    }
+
+    #[test]
+    fn declared_sidecars_are_not_violations_injected_ones_are() {
+        let mut desired = deployment();
+        desired["spec"]["template"]["spec"]["initContainers"] = json!([
+            {"name": "proxy", "image": "p", "restartPolicy": "Always",
+             "volumeMounts": [{"name": "scratch", "mountPath": "/tmp"}]},
+            {"name": "migrate", "image": "m", "volumeMounts": [{"name": "scratch", "mountPath": "/tmp"}]}
+        ]);
+        let mut live = live_of(&desired);
+        assert!(
+            contract_violations(&desired, &live).is_empty(),
+            "declared: no violation"
+        );
+        let pod = &mut live["spec"]["template"]["spec"];
+        // A mesh-style injection: a native sidecar, its volume and a mount into our sidecar.
+        pod["initContainers"].as_array_mut().unwrap().insert(
+            0,
+            json!({"name": "istio-proxy", "image": "i", "restartPolicy": "Always"}),
+        );
+        pod["initContainers"][1]["volumeMounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "istio-data", "mountPath": "/var/lib/istio"}));
+        pod["initContainers"][2]["securityContext"] =
+            json!({"capabilities": {"add": ["NET_ADMIN"]}});
+        pod["volumes"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "istio-data", "emptyDir": {}}));
+        let found = contract_violations(&desired, &live);
+        let what: Vec<&str> = found.iter().map(|v| v.what.as_str()).collect();
+        assert_eq!(
+            what,
+            [
+                "volume \"istio-data\" (emptyDir)",
+                "init container \"istio-proxy\"",
+                "volume mount \"/var/lib/istio\" in init container proxy",
+                "added capabilities [\"NET_ADMIN\"] in init container migrate",
+            ]
+        );
+        let pointers: Vec<&str> = found.iter().map(|v| v.pointer.as_str()).collect();
+        assert_eq!(
+            pointers,
+            [
+                "/spec/template/spec/volumes/1",
+                "/spec/template/spec/initContainers/0",
+                "/spec/template/spec/initContainers/1/volumeMounts/1",
+                "/spec/template/spec/initContainers/2/securityContext/capabilities/add",
+            ]
+        );
+        assert_eq!(
+            found[2].managed_path[3..],
+            [
+                "f:initContainers",
+                "k:{\"name\":\"proxy\"}",
+                "f:volumeMounts",
+                "k:{\"mountPath\":\"/var/lib/istio\"}"
+            ]
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@
 mod contract;
 mod drift;
 mod handover;
+mod hold;
 
 use std::collections::BTreeMap;
 
@@ -24,6 +25,7 @@ use sha2::{Digest, Sha256};
 pub use contract::{Violation, contract_violations, managers_of, removal_patch};
 pub use drift::{Difference, differences, needs_apply};
 pub use handover::{HandOver, hand_over};
+pub use hold::hold;
 
 use crate::build::{Children, LABEL_MANAGED_BY, LABEL_SERVICE, MANAGER};
 use crate::children::{ChildKind, REGISTRY};

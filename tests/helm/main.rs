@@ -246,7 +246,7 @@ fn every_rbac_rule_has_a_why_comment() {
             );
         }
     }
-    assert_eq!(rules, 15, "13 operator rules + 2 lease rules");
+    assert_eq!(rules, 17, "15 operator rules + 2 lease rules");
 }
 
 #[test]

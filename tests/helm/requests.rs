@@ -60,6 +60,8 @@ pub async fn requests_the_operator_sends() -> Vec<RequestRecord> {
             "config": {"data": {"greeting": "hello"}},
             "secret": {"generate": [{"key": "token", "length": 24}]},
             "storage": {"size": "1Gi", "mountPath": "/data", "accessMode": "ReadWriteMany"},
+            "serviceAccount": {"automountToken": true},
+            "network": {"isolation": "Ingress"},
         }),
     );
     op::eventually(&fake, "web Ready", 30, |f| op::is_ready(f, "web")).await;
@@ -92,22 +94,21 @@ pub async fn requests_the_operator_sends() -> Vec<RequestRecord> {
     })
     .await;
 
-    // Below two replicas the disruption budget goes.
+    // Below two replicas the disruption budget goes; without serviceAccount and network their
+    // ServiceAccount and NetworkPolicy go.
     fake.merge_patch(
         &op::ssvc(),
         Some(NS),
         "web",
         "kubectl",
-        json!({"spec": {"replicas": 1}}),
+        json!({"spec": {"replicas": 1, "serviceAccount": null, "network": null}}),
         false,
     )
     .expect("scale down");
-    op::eventually(&fake, "the budget deleted", 30, |f| {
-        f.count(
-            &RequestFilter::writes()
-                .resource("poddisruptionbudgets")
-                .verb("delete"),
-        ) > 0
+    op::eventually(&fake, "the budget, account and policy deleted", 30, |f| {
+        ["poddisruptionbudgets", "serviceaccounts", "networkpolicies"]
+            .iter()
+            .all(|r| f.count(&RequestFilter::writes().resource(r).verb("delete")) > 0)
     })
     .await;
     // A service with a Service, an autoscaler and a route, as an Ingress and then as an HTTPRoute (the fake

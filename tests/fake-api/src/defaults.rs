@@ -1,5 +1,6 @@
 //! Defaulting the real API server applies on every write for the built-in types an operator
-//! creates (from `pkg/apis/apps/v1/defaults.go` and `pkg/apis/core/v1/defaults.go`). It
+//! creates (from `pkg/apis/apps/v1/defaults.go`, `pkg/apis/core/v1/defaults.go` and
+//! `pkg/apis/networking/v1/defaults.go`). It
 //! matters for fidelity: a client that compares what it wants with what it reads back sees
 //! these fields, and a re-apply that omits them must still be a no-op.
 
@@ -44,7 +45,44 @@ pub(crate) fn apply(k: &KindInfo, obj: &mut Value) {
                 resources(spec);
             }
         }
+        ("networking.k8s.io", "networkpolicies") => {
+            if let Some(spec) = obj.get_mut("spec").filter(|s| s.is_object()) {
+                network_policy(spec);
+            }
+        }
         _ => {}
+    }
+}
+
+/// `pkg/apis/networking/v1/defaults.go`: `policyTypes` from the rules when omitted (Ingress
+/// always, Egress too when there are egress rules), `protocol: TCP` on every port.
+fn network_policy(spec: &mut Value) {
+    let has_egress = spec
+        .get("egress")
+        .and_then(Value::as_array)
+        .is_some_and(|e| !e.is_empty());
+    let omitted = spec
+        .get("policyTypes")
+        .and_then(Value::as_array)
+        .is_none_or(|t| t.is_empty());
+    if omitted {
+        let types = if has_egress {
+            json!(["Ingress", "Egress"])
+        } else {
+            json!(["Ingress"])
+        };
+        spec["policyTypes"] = types;
+    }
+    for list in ["ingress", "egress"] {
+        if let Some(Value::Array(rules)) = spec.get_mut(list) {
+            for rule in rules.iter_mut() {
+                if let Some(Value::Array(ports)) = rule.get_mut("ports") {
+                    for p in ports.iter_mut() {
+                        set_default(p, "protocol", json!("TCP"));
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -76,6 +76,8 @@ pub struct FaultRule {
     pub resource: Option<String>,
     pub subresource: Option<String>,
     pub name: Option<String>,
+    /// Only requests that ask for metadata only (`Some(true)`) or for whole objects.
+    pub metadata_only: Option<bool>,
     pub probability: f64,
     /// How many more times the rule may fire; `None` is unlimited.
     pub remaining: Option<usize>,
@@ -89,6 +91,7 @@ impl FaultRule {
             resource: None,
             subresource: None,
             name: None,
+            metadata_only: None,
             probability: 1.0,
             remaining: None,
         }
@@ -137,6 +140,11 @@ impl FaultRule {
     }
     pub fn name(mut self, name: &str) -> Self {
         self.name = Some(name.into());
+        self
+    }
+    /// Only requests for metadata only (`Accept: ...;as=PartialObjectMetadata...`).
+    pub fn metadata_only(mut self) -> Self {
+        self.metadata_only = Some(true);
         self
     }
     pub fn probability(mut self, p: f64) -> Self {

@@ -338,6 +338,7 @@ async fn handle(
         method: parts.method.to_string(),
         path: path.clone(),
         query: query.clone(),
+        metadata_only: accept.contains("as=PartialObjectMetadata"),
     };
 
     // Transport-level failure and routing, then fault selection, all under the lock.
@@ -383,7 +384,8 @@ async fn handle(
                 &rec.resource,
                 rec.subresource.as_deref(),
                 rec.name.as_deref(),
-            ) && (f.probability >= 1.0 || fault_rng.next_f64() < f.probability)
+            ) && f.metadata_only.is_none_or(|m| m == rec.metadata_only)
+                && (f.probability >= 1.0 || fault_rng.next_f64() < f.probability)
             {
                 if let Some(n) = f.remaining.as_mut() {
                     *n -= 1;

@@ -139,6 +139,8 @@ pub struct RequestRecord {
     pub method: String,
     pub path: String,
     pub query: String,
+    /// Asked for metadata only (`Accept: ...;as=PartialObjectMetadata[List]...`).
+    pub metadata_only: bool,
 }
 
 impl RequestRecord {
@@ -628,6 +630,12 @@ fn builtin_kinds() -> Vec<KindInfo> {
             "poddisruptionbudgets",
         )
         .with_status(),
+        KindInfo::new(
+            "networking.k8s.io",
+            "v1",
+            "NetworkPolicy",
+            "networkpolicies",
+        ),
         KindInfo::new("coordination.k8s.io", "v1", "Lease", "leases"),
         KindInfo::new("events.k8s.io", "v1", "Event", "events"),
         KindInfo::new(
