@@ -35,8 +35,8 @@ use crate::error::{Error, request};
 use crate::metrics::Metrics;
 use crate::observe::{Observed, Stores};
 use crate::planning;
-use crate::served::{self, Served};
 use crate::references::{self, RefKind, References};
+use crate::served::{self, Served};
 use crate::status::{self, Outcome};
 use crate::validate;
 

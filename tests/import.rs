@@ -395,7 +395,7 @@ fn emptydirs_sidecars_and_init_containers_are_named_with_what_to_do() {
         grafana.service.spec.image,
         "docker.io/grafana/grafana:11.4.0"
     );
-    assert!(text.contains("cannot be expressed: spec.template.spec.containers[0]: container `grafana-sc-dashboard` dropped: a StatelessService runs one container (sidecars are not supported yet)"), "{text}");
+    assert!(text.contains("cannot be expressed: spec.template.spec.containers[0]: container `grafana-sc-dashboard` dropped: import carries over the main container only; if it must run beside it, declare it in spec.sidecars"), "{text}");
     assert!(text.contains("the file `grafana.ini` of ConfigMap `grafana` mounted alone (subPath) at /etc/grafana/grafana.ini cannot be expressed"), "{text}");
     assert!(
         text.contains(

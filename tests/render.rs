@@ -584,7 +584,9 @@ fn identity_isolation_sidecars_and_references_render_without_reading_them() {
             "ServiceAccount",
             "NetworkPolicy",
             "Deployment",
-            "PodDisruptionBudget"
+            "PodDisruptionBudget",
+            // `ports` is set: the Service of issue 11.
+            "Service"
         ]
     );
     let pod = &docs[4]["spec"]["template"]["spec"];

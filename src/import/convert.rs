@@ -214,7 +214,7 @@ pub fn convert(
         ctx.change(
             ChangeKind::Inexpressible,
             format!("spec.template.spec.containers[{i}]"),
-            format!("container `{cname}` dropped: a StatelessService runs one container (sidecars are not supported yet); run it as its own workload or build its work into the main image"),
+            format!("container `{cname}` dropped: import carries over the main container only; if it must run beside it, declare it in spec.sidecars (image, command, args, env, ports, resources, probes; it gets the main container's mounts and the restricted security context), else run it as its own workload"),
         );
     }
     pod_fields(&mut ctx, pod);
@@ -371,7 +371,7 @@ fn pod_fields(ctx: &mut Ctx<'_>, pod: &Map<String, Value>) {
         ctx.change(
             Inexpressible,
             format!("spec.template.spec.initContainers[{i}]"),
-            format!("init container `{name}` dropped: a StatelessService runs one container; do its work in the image's entrypoint, or in a Job"),
+            format!("init container `{name}` dropped: import carries over the main container only; declare it in spec.initContainers (image, command, args, env, resources; the main container's mounts, restricted security context) if it is still needed, or do its work in the image's entrypoint or a Job"),
         );
     }
 }

@@ -261,6 +261,8 @@ fn a_missing_reference_is_not_ready_and_names_the_object() {
             previous,
             now: now.clone(),
             desired_replicas: 1,
+            reported_desired: 1,
+            label_selector: "stateless.dev/service=x".to_string(),
             deployment: None,
             claim_name: None,
             claim: None,
