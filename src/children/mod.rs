@@ -9,7 +9,7 @@
 //! pods need comes first). From it come [`ChildKind`], [`Children`] (built), [`Observed`] (live)
 //! and [`Stores`] (the controller's caches and watches), one field per kind, and [`REGISTRY`],
 //! through which `planning`, the writer, `observe`, `render` and `diff` treat every kind alike.
-//! tests/helm.rs checks the chart's RBAC against it.
+//! tests/helm/ checks the chart's RBAC against it.
 //!
 //! Adding a kind: a new file here implementing [`Child`] for a unit struct `Rules`, one line in
 //! the registry, and the chart's RBAC rule granting its [`Child::VERBS`].
