@@ -97,19 +97,10 @@ impl Child for Rules {
 mod tests {
     use serde_json::{Value, json};
 
-    use crate::build::{self, OsRandom};
-    use crate::crd::StatelessService;
-    use crate::validate::validate;
+    use crate::build;
 
     fn built(spec: Value) -> build::Children {
-        let svc: StatelessService = serde_json::from_value(json!({
-            "apiVersion": "stateless.dev/v1alpha1", "kind": "StatelessService",
-            "metadata": {"name": "web", "namespace": "ns", "uid": "u1"},
-            "spec": spec,
-        }))
-        .unwrap();
-        let valid = validate(&svc).unwrap();
-        build::build(valid, &build::Observed::default(), &mut OsRandom)
+        crate::children::test_support::children(spec)
     }
 
     #[test]

@@ -124,18 +124,19 @@ registry::registry! {
     http_route: HttpRoute,
 }
 
+/// What the unit tests of every kind's file build from: a valid service `ns/web` of `spec` and
+/// its children.
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeSet;
+pub(crate) mod test_support {
+    use serde_json::{Value, json};
 
-    use serde_json::json;
-
-    use super::*;
+    use super::Children;
     use crate::build::{self, OsRandom};
     use crate::crd::StatelessService;
     use crate::validate::validate;
 
-    fn service(spec: Value) -> StatelessService {
+    /// The service `ns/web` with `spec` (panics on a spec that does not deserialize).
+    pub fn service(spec: Value) -> StatelessService {
         serde_json::from_value(json!({
             "apiVersion": "stateless.dev/v1alpha1", "kind": "StatelessService",
             "metadata": {"name": "web", "namespace": "ns", "uid": "u1"},
@@ -143,6 +144,26 @@ mod tests {
         }))
         .unwrap()
     }
+
+    /// The children built for [`service`] (panics on an invalid spec).
+    pub fn children(spec: Value) -> Children {
+        let svc = service(spec);
+        let valid = validate(&svc).unwrap();
+        build::build(valid, &build::Observed::default(), &mut OsRandom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::json;
+
+    use super::test_support::service;
+    use super::*;
+    use crate::build::{self, OsRandom};
+    use crate::crd::StatelessService;
+    use crate::validate::validate;
 
     fn specs() -> Vec<StatelessService> {
         vec![

@@ -169,19 +169,10 @@ impl Child for Rules {
 mod tests {
     use serde_json::{Value, json};
 
-    use crate::build::{self, OsRandom};
     use crate::children::ChildKind;
-    use crate::crd::StatelessService;
-    use crate::validate::validate;
 
     fn built(spec: Value) -> Option<Value> {
-        let svc: StatelessService = serde_json::from_value(json!({
-            "apiVersion": "stateless.dev/v1alpha1", "kind": "StatelessService",
-            "metadata": {"name": "web", "namespace": "ns", "uid": "u1"}, "spec": spec,
-        }))
-        .unwrap();
-        let valid = validate(&svc).unwrap();
-        let children = build::build(valid, &build::Observed::default(), &mut OsRandom);
+        let children = crate::children::test_support::children(spec);
         ChildKind::NetworkPolicy.entry().desired(&children).unwrap()
     }
 

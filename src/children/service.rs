@@ -94,19 +94,9 @@ impl Child for Rules {
 mod tests {
     use serde_json::{Value, json};
 
-    use crate::build::{self, OsRandom};
-    use crate::crd::StatelessService;
-    use crate::validate::validate;
 
     fn built(spec: Value) -> Option<Value> {
-        let svc: StatelessService = serde_json::from_value(json!({
-            "apiVersion": "stateless.dev/v1alpha1", "kind": "StatelessService",
-            "metadata": {"name": "web", "namespace": "ns", "uid": "u1"},
-            "spec": spec,
-        }))
-        .unwrap();
-        let valid = validate(&svc).unwrap();
-        let children = build::build(valid, &build::Observed::default(), &mut OsRandom);
+        let children = crate::children::test_support::children(spec);
         children.service.map(|s| serde_json::to_value(s).unwrap())
     }
 
