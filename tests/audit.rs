@@ -8,14 +8,14 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde::Deserialize;
 use serde_json::Value;
 use stateless_operator::audit::{self, Filter, Format, Report, Severity, live};
+use support::binary::run;
 use support::fake_api::{FakeApi, FaultRule, KindInfo, RequestFilter, ResourceRef};
 
-const BIN: &str = env!("CARGO_BIN_EXE_stateless-operator");
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/workloads");
 
 /// Every file of the corpus, as `(name relative to the crate, text)`.
@@ -395,26 +395,6 @@ async fn forbidden_lists_are_errors_except_the_optional_volumes() {
             .contains("the audit needs `list` on deployments"),
         "{e}"
     );
-}
-
-fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("KUBECONFIG", "/nonexistent/kubeconfig")
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(text) = stdin {
-        use std::io::Write;
-        // A command that fails before it reads its input closes the pipe early.
-        let _ = child.stdin.take().unwrap().write_all(text.as_bytes());
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
 }
 
 fn corpus_args(extra: &[&'static str]) -> Vec<String> {

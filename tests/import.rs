@@ -10,7 +10,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Output, Stdio};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
@@ -18,9 +17,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use stateless_operator::import::{self, ChangeKind, Imported, Options, WorkloadKind};
 use stateless_operator::render;
+use support::binary::run;
 use support::fake_api::{FakeApi, ResourceRef};
 
-const BIN: &str = env!("CARGO_BIN_EXE_stateless-operator");
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/workloads");
 
 fn read(file: &str) -> (String, String) {
@@ -592,26 +591,6 @@ async fn live_import_reads_the_workload_and_its_references_with_gets_only() {
         ),
         "{missing:?}"
     );
-}
-
-fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("KUBECONFIG", "/nonexistent/kubeconfig")
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(text) = stdin {
-        use std::io::Write;
-        // A command that fails before it reads its input closes the pipe early.
-        let _ = child.stdin.take().unwrap().write_all(text.as_bytes());
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Test support shared by integration tests and benches.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod cluster;
 pub mod operator;
 
