@@ -5,12 +5,16 @@
 use super::{Plan, Step};
 use crate::children::ChildKind;
 
-/// Removes the applies of `kind` from the plan (contract removals and deletions stay: they
-/// never make a template worse); returns whether any was removed.
+/// Removes the applies of `kind` from the plan, and the replicas hand-over that only prepares
+/// one (contract removals and deletions stay: they never make a template worse); returns
+/// whether any was removed.
 pub fn hold(plan: &mut Plan, kind: ChildKind) -> bool {
     let before = plan.steps.len();
-    plan.steps
-        .retain(|step| !matches!(step, Step::Apply(d) if d.kind == kind));
+    plan.steps.retain(|step| match step {
+        Step::Apply(d) => d.kind != kind,
+        Step::HandOverReplicas { .. } => step.kind() != kind,
+        _ => true,
+    });
     plan.steps.len() != before
 }
 
@@ -33,6 +37,10 @@ mod tests {
         let mut plan = Plan {
             steps: vec![
                 apply(ChildKind::ConfigMap),
+                Step::HandOverReplicas {
+                    name: "web".into(),
+                    replicas: 3,
+                },
                 apply(ChildKind::Deployment),
                 Step::RemoveViolations {
                     kind: ChildKind::Deployment,
