@@ -7,7 +7,9 @@
 
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::core::v1::{Container, PersistentVolumeClaim, Volume, VolumeMount};
+use k8s_openapi::api::core::v1::{
+    Container, PersistentVolumeClaim, PersistentVolumeClaimSpec, Volume, VolumeMount,
+};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde_json::{Map, Value};
 
@@ -356,6 +358,15 @@ fn clash_note(clashes: &[String]) -> String {
     }
 }
 
+/// The storage a claim (or claim template) requests, if it says.
+fn requested_size(spec: &PersistentVolumeClaimSpec) -> Option<Quantity> {
+    spec.resources
+        .as_ref()
+        .and_then(|r| r.requests.as_ref())
+        .and_then(|r| r.get("storage"))
+        .cloned()
+}
+
 fn access_mode(modes: &[String]) -> AccessMode {
     if modes.iter().any(|m| m == "ReadWriteMany") {
         AccessMode::ReadWriteMany
@@ -384,13 +395,7 @@ fn storage(
         return;
     }
     let spec = claim.spec.clone().unwrap_or_default();
-    let Some(size) = spec
-        .resources
-        .as_ref()
-        .and_then(|r| r.requests.as_ref())
-        .and_then(|r| r.get("storage"))
-        .cloned()
-    else {
+    let Some(size) = requested_size(&spec) else {
         ctx.change(ChangeKind::Dropped, at, format!("{what} at {path} requests no storage size: add spec.storage with size and mountPath {path}"));
         return;
     };
@@ -453,13 +458,7 @@ fn claim_template(ctx: &mut Ctx<'_>, t: &PersistentVolumeClaim, at: &str, path: 
         return;
     }
     let spec = t.spec.clone().unwrap_or_default();
-    let Some(size) = spec
-        .resources
-        .as_ref()
-        .and_then(|r| r.requests.as_ref())
-        .and_then(|r| r.get("storage"))
-        .cloned()
-    else {
+    let Some(size) = requested_size(&spec) else {
         ctx.change(ChangeKind::Dropped, at, format!("volumeClaimTemplate `{name}` requests no storage size: add spec.storage with size and mountPath {path}"));
         return;
     };
